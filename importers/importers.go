@@ -1,0 +1,129 @@
+// Package importers defines what a destination must do, and keeps the
+// registry of destination schemes ("dir:", "google", "dropbox:").
+package importers
+
+import (
+	"context"
+	"fmt"
+	"hash"
+	"iter"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// An Importer makes a destination hold what a snapshot holds.
+//
+// Invariants callers rely on:
+//   - Import is idempotent: a second run over the same snapshot writes
+//     nothing and creates no duplicates.
+//   - Import resumes: after a crash or a cancelled ctx at any point, the
+//     next run finishes the job without duplicates. The ledger is a cache
+//     that may have lost its last writes (it flushes in batches) or be
+//     stale (someone deleted a remote file); Import checks the destination
+//     before trusting it where a wrong guess would duplicate or lose data.
+//   - Import never overwrites a destination file it did not write without
+//     keeping the old one, and never leaves a partial file under a final
+//     name.
+//   - Import streams file contents; memory does not grow with file sizes.
+//   - Import reports each item's outcome to the progress.Reporter (phase
+//     "import") and, with DryRun, writes nothing and reports WouldCopy.
+//   - List reads what the destination really holds (never the ledger), for
+//     verify. It yields Remote.Path for whole-file kinds (media, notes,
+//     files) and Remote.Key for record kinds (contacts, messages, calls).
+//   - Ledger records are keyed by Entry.Path for whole files and Entry.Key
+//     for records, so verify can forget what it found missing.
+type Importer interface {
+	// Name identifies the destination in the ledger and in reports
+	// ("dir:/home/me/backup", "dropbox:/miexit/sample").
+	Name() string
+	Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error
+	List(ctx context.Context, kind mapping.Kind) iter.Seq2[mapping.Remote, error]
+}
+
+// A Hasher is an Importer whose List fills Remote.Hash with its own
+// checksum instead of Remote.SHA256; verify computes the same checksum from
+// the snapshot to compare.
+type Hasher interface {
+	NewHash() hash.Hash
+}
+
+// A Closer is an Importer holding resources to release after a run.
+type Closer interface {
+	Close() error
+}
+
+// Params are what every importer constructor receives.
+type Params struct {
+	// Arg is the part of the destination string after "scheme:".
+	Arg string
+	// SourceName names the source, for default remote folders
+	// ("/miexit/<source name>").
+	SourceName string
+	StateDir   string
+	ConfigDir  string
+	DryRun     bool
+	// Concurrency bounds parallel uploads (default 4).
+	Concurrency int
+	Log         *slog.Logger
+}
+
+// Factory builds an importer from its parameters.
+type Factory func(ctx context.Context, p Params) (Importer, error)
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Factory{}
+)
+
+// Register makes a scheme available. Packages call it from init.
+func Register(scheme string, f Factory) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := registry[scheme]; dup {
+		panic("importers: scheme registered twice: " + scheme)
+	}
+	registry[scheme] = f
+}
+
+// Schemes lists the registered schemes.
+func Schemes() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	var s []string
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// Open builds the importer for a destination string such as "dir:./out",
+// "google" or "dropbox:/Apps/miexit".
+func Open(ctx context.Context, dst string, p Params) (Importer, error) {
+	scheme, arg, _ := strings.Cut(dst, ":")
+	mu.RLock()
+	f := registry[scheme]
+	mu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("%w: unknown destination %q (known: %s)", mapping.ErrBadInput, dst, strings.Join(Schemes(), ", "))
+	}
+	p.Arg = arg
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
+	if p.Concurrency <= 0 {
+		p.Concurrency = 4
+	}
+	i, err := f(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", dst, err)
+	}
+	return i, nil
+}

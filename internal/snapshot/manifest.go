@@ -1,0 +1,104 @@
+package snapshot
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/mapping"
+)
+
+// header is the part of manifest.json before its entries. Entries come last,
+// one per line, so readers and writers stream them.
+type header struct {
+	Version int            `json:"version"`
+	Source  string         `json:"source"`
+	Counts  mapping.Counts `json:"counts"`
+}
+
+// spool collects entries on disk while an export runs, so memory does not
+// grow with the number of items.
+type spool struct {
+	f   *os.File
+	buf *bufio.Writer
+	enc *json.Encoder
+	n   int
+}
+
+func newSpool(dir string) (*spool, error) {
+	f, err := os.CreateTemp(dir, fsutil.TempPrefix+"entries-*")
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	b := bufio.NewWriterSize(f, spoolBufferBytes)
+	return &spool{f: f, buf: b, enc: json.NewEncoder(b)}, nil
+}
+
+func (s *spool) add(e mapping.Entry) error {
+	s.n++
+	if err := s.enc.Encode(&e); err != nil {
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	return nil
+}
+
+func (s *spool) close() {
+	if s.f != nil {
+		fsutil.Abort(s.f)
+		s.f = nil
+	}
+}
+
+// writeManifest writes manifest.json from the spool: the header, then
+// "entries" as a JSON array with one entry per line.
+func (w *Writer) writeManifest() error {
+	sp := w.entries
+	if err := sp.buf.Flush(); err != nil {
+		return err
+	}
+	if _, err := sp.f.Seek(0, 0); err != nil {
+		return err
+	}
+	dst := filepath.Join(w.dir, ManifestPath)
+	out, err := fsutil.CreateTemp(dst)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(out, spoolBufferBytes)
+	hb, err := json.Marshal(header{Version: manifestVersion, Source: w.opt.Source, Counts: w.counts})
+	if err != nil {
+		fsutil.Abort(out)
+		return err
+	}
+	// Splice the entries array into the header object by hand: the
+	// header's closing brace is replaced by the array.
+	bw.Write(hb[:len(hb)-1])
+	bw.WriteString(`,"entries":[`)
+	sc := bufio.NewScanner(sp.f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	first := true
+	for sc.Scan() {
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString("\n")
+		bw.Write(sc.Bytes())
+	}
+	if err := sc.Err(); err != nil {
+		fsutil.Abort(out)
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	bw.WriteString("\n]}\n")
+	if err := bw.Flush(); err != nil {
+		fsutil.Abort(out)
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	if err := fsutil.Commit(out, dst, true); err != nil {
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	return fsutil.SyncDir(w.dir)
+}

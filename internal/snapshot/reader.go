@@ -1,0 +1,362 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Reader reads a committed snapshot. It never loads the whole manifest:
+// entries and records are streamed.
+type Reader struct {
+	dir string
+	hdr header
+}
+
+// Open opens the snapshot in dir. A folder without manifest.json gives an
+// error that wraps os.ErrNotExist.
+func Open(dir string) (*Reader, error) {
+	r := &Reader{dir: dir}
+	f, err := os.Open(filepath.Join(dir, ManifestPath))
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReader(f))
+	if err := readHeader(dec, &r.hdr); err != nil {
+		return nil, fmt.Errorf("snapshot %s: manifest.json: %w", dir, err)
+	}
+	if r.hdr.Version != manifestVersion {
+		return nil, fmt.Errorf("%w: snapshot %s: manifest version %d, this miexit reads %d", mapping.ErrBadInput, dir, r.hdr.Version, manifestVersion)
+	}
+	return r, nil
+}
+
+// readHeader decodes the fields before "entries" and leaves dec positioned
+// at the start of the entries array (or at the end of the object).
+func readHeader(dec *json.Decoder, h *header) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		switch key {
+		case "version":
+			err = dec.Decode(&h.Version)
+		case "source":
+			err = dec.Decode(&h.Source)
+		case "counts":
+			err = dec.Decode(&h.Counts)
+		case "entries":
+			return expectDelim(dec, '[')
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+	}
+	return errors.New("no entries")
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if got, ok := t.(json.Delim); !ok || got != d {
+		return fmt.Errorf("expected %q, found %v", d, t)
+	}
+	return nil
+}
+
+// Dir is the snapshot's folder.
+func (r *Reader) Dir() string { return r.dir }
+
+// Source is the source the snapshot was exported from.
+func (r *Reader) Source() string { return r.hdr.Source }
+
+// Counts is what the snapshot holds.
+func (r *Reader) Counts() mapping.Counts { return r.hdr.Counts }
+
+// Entries streams the manifest's entries in the order they were written.
+func (r *Reader) Entries() iter.Seq2[mapping.Entry, error] {
+	return func(yield func(mapping.Entry, error) bool) {
+		f, err := os.Open(filepath.Join(r.dir, ManifestPath))
+		if err != nil {
+			yield(mapping.Entry{}, err)
+			return
+		}
+		defer f.Close()
+		dec := json.NewDecoder(bufio.NewReader(f))
+		var h header
+		if err := readHeader(dec, &h); err != nil {
+			yield(mapping.Entry{}, fmt.Errorf("snapshot %s: manifest.json: %w", r.dir, err))
+			return
+		}
+		for dec.More() {
+			var e mapping.Entry
+			if err := dec.Decode(&e); err != nil {
+				yield(mapping.Entry{}, fmt.Errorf("snapshot %s: manifest.json: %w", r.dir, err))
+				return
+			}
+			if _, err := mapping.CleanRelPath(e.Path); err != nil {
+				yield(mapping.Entry{}, fmt.Errorf("snapshot %s: manifest.json: %w", r.dir, err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Files streams the entries that stand for a whole file (media, notes and
+// other files), each path once: what a file-copying destination copies.
+func (r *Reader) Files() iter.Seq2[mapping.Entry, error] {
+	return func(yield func(mapping.Entry, error) bool) {
+		for e, err := range r.Entries() {
+			if err != nil {
+				yield(e, err)
+				return
+			}
+			if !WholeFile(e.Kind) {
+				continue
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// WholeFile reports whether entries of kind k are whole files (their sha256
+// is the file's) rather than records inside a shared document.
+func WholeFile(k mapping.Kind) bool {
+	return k == mapping.KindMedia || k == mapping.KindNote || k == mapping.KindFile
+}
+
+// Open opens a file of the snapshot by its manifest path.
+func (r *Reader) Open(rel string) (*os.File, error) {
+	p, err := fsutil.Join(r.dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Path returns the local path of a snapshot file.
+func (r *Reader) Path(rel string) (string, error) { return fsutil.Join(r.dir, rel) }
+
+// Messages streams the snapshot's messages.
+func (r *Reader) Messages() iter.Seq2[mapping.Message, error] {
+	return jsonLines[mapping.Message](r, MessagesPath)
+}
+
+// Calls streams the snapshot's call log.
+func (r *Reader) Calls() iter.Seq2[mapping.Call, error] {
+	return jsonLines[mapping.Call](r, CallsPath)
+}
+
+func jsonLines[T any](r *Reader, rel string) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		f, err := r.Open(rel)
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		defer f.Close()
+		for rec, err := range Records(f, rel) {
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			var v T
+			if err := json.Unmarshal(rec.Data, &v); err != nil {
+				yield(zero, fmt.Errorf("%s: record %s: %w", rel, rec.Key, err))
+				return
+			}
+			if !yield(v, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Record is one item inside a shared document (a card in contacts.vcf, a
+// line in messages.jsonl) with the hash the manifest gives it.
+type Record struct {
+	Key    string
+	Data   []byte
+	SHA256 string
+}
+
+// maxRecord bounds one record, so a hostile document cannot exhaust memory.
+const maxRecord = maxMessageBytes + 1<<20
+
+// Records splits a snapshot document (contacts.vcf or a .jsonl file, told
+// apart by name) into records. Destinations use it to check, item by item,
+// the copy they hold.
+func Records(r io.Reader, name string) iter.Seq2[Record, error] {
+	if strings.HasSuffix(name, ".vcf") {
+		return vcfRecords(r, name)
+	}
+	return func(yield func(Record, error) bool) {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for line := 1; ; line++ {
+			b, err := readLine(br, maxRecord)
+			if err == io.EOF && len(b) == 0 {
+				return
+			}
+			if err != nil && err != io.EOF {
+				yield(Record{}, fmt.Errorf("%s line %d: %w", name, line, err))
+				return
+			}
+			if len(bytes.TrimSpace(b)) == 0 {
+				continue
+			}
+			var k struct {
+				Key string `json:"key"`
+			}
+			if jerr := json.Unmarshal(b, &k); jerr != nil || k.Key == "" {
+				yield(Record{}, fmt.Errorf("%w: %s line %d: not a record with a key", mapping.ErrBadInput, name, line))
+				return
+			}
+			if !yield(newRecord(k.Key, b), nil) {
+				return
+			}
+		}
+	}
+}
+
+func newRecord(key string, data []byte) Record {
+	sum := sha256.Sum256(data)
+	return Record{Key: key, Data: data, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// readLine reads one line including its newline, refusing lines over max.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var out []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		out = append(out, chunk...)
+		if len(out) > max {
+			return nil, fmt.Errorf("%w: line longer than %d bytes", mapping.ErrBadInput, max)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return out, err
+	}
+}
+
+func vcfRecords(r io.Reader, name string) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		br := bufio.NewReaderSize(r, 64<<10)
+		var card []byte
+		key := ""
+		in := false
+		for line := 1; ; line++ {
+			b, err := readLine(br, maxRecord)
+			if err != nil && err != io.EOF {
+				yield(Record{}, fmt.Errorf("%s line %d: %w", name, line, err))
+				return
+			}
+			t := strings.TrimRight(string(b), "\r\n")
+			switch {
+			case strings.EqualFold(t, "BEGIN:VCARD"):
+				in, card, key = true, card[:0], ""
+			case strings.HasPrefix(strings.ToUpper(t), KeyField+":"):
+				key = t[len(KeyField)+1:]
+			}
+			if in {
+				card = append(card, b...)
+				if len(card) > maxRecord {
+					yield(Record{}, fmt.Errorf("%w: %s line %d: card larger than %d bytes", mapping.ErrBadInput, name, line, maxRecord))
+					return
+				}
+			}
+			if in && strings.EqualFold(t, "END:VCARD") {
+				in = false
+				if key == "" {
+					yield(Record{}, fmt.Errorf("%w: %s line %d: card without %s", mapping.ErrBadInput, name, line, KeyField))
+					return
+				}
+				if !yield(newRecord(key, bytes.Clone(card)), nil) {
+					return
+				}
+			}
+			if err == io.EOF {
+				return
+			}
+		}
+	}
+}
+
+// HashFile returns the sha256 and size of a file.
+func HashFile(p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Contacts streams the snapshot's contacts, decoded from contacts.vcf.
+func (r *Reader) Contacts() iter.Seq2[mapping.Contact, error] {
+	return func(yield func(mapping.Contact, error) bool) {
+		f, err := r.Open(ContactsPath)
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if err != nil {
+			yield(mapping.Contact{}, err)
+			return
+		}
+		defer f.Close()
+		for rec, err := range Records(f, ContactsPath) {
+			if err != nil {
+				yield(mapping.Contact{}, err)
+				return
+			}
+			card, err := vcard.NewDecoder(bytes.NewReader(rec.Data)).Decode()
+			if err != nil {
+				yield(mapping.Contact{}, fmt.Errorf("%s: contact %s: %w", ContactsPath, rec.Key, err))
+				return
+			}
+			delete(card, KeyField)
+			if !yield(mapping.Contact{Key: rec.Key, Card: card}, nil) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,829 @@
+// Package snapshot writes and reads miexit's normalized on-disk form: a plain
+// folder a person can open, which is also the local backup and the input of
+// every importer.
+//
+//	contacts/contacts.vcf              vCard 4.0, one card per contact
+//	messages/messages.jsonl            one mapping.Message per line
+//	messages/sms-backup-restore.xml    the same messages for Android restore apps
+//	messages/attachments/...           MMS parts
+//	calls/calls.jsonl                  one mapping.Call per line
+//	calls/calls-backup-restore.xml     the same calls for restore apps
+//	notes/<folder>/<title>.md          one note per file
+//	media/<original relative path>     photos, videos, recordings, byte-exact
+//	manifest.json                      every item: kind, key, path, size, sha256, dates
+//
+// Every file is written to a temp file and renamed into place; the manifest
+// is written last, so a snapshot whose export was killed still has its old,
+// consistent manifest.
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/mapping"
+	"github.com/miexit/miexit/mapping/media"
+	"github.com/miexit/miexit/mapping/smsxml"
+)
+
+// Paths of the documents inside a snapshot.
+const (
+	ContactsPath     = "contacts/contacts.vcf"
+	MessagesPath     = "messages/messages.jsonl"
+	SMSXMLPath       = "messages/sms-backup-restore.xml"
+	CallsPath        = "calls/calls.jsonl"
+	CallsXMLPath     = "calls/calls-backup-restore.xml"
+	ManifestPath     = "manifest.json"
+	MediaDir         = "media"
+	NotesDir         = "notes"
+	AttachmentsDir   = "messages/attachments"
+	NoteFilesDir     = "notes/_files"
+	KeyField         = "X-MIEXIT-KEY"
+	manifestVersion  = 1
+	maxMessageBytes  = 64 << 20
+	spoolBufferBytes = 64 << 10
+)
+
+// Options configure a Writer.
+type Options struct {
+	// Source is recorded in the manifest ("archive:/path", "adb:SERIAL").
+	Source   string
+	Log      *slog.Logger
+	Progress progress.Reporter
+	// DryRun counts and reports what an export would write, writing nothing.
+	DryRun bool
+}
+
+// Writer builds a snapshot. Its Add methods are safe for concurrent use; the
+// snapshot only changes for readers when Commit writes the manifest.
+type Writer struct {
+	dir  string
+	opt  Options
+	log  *slog.Logger
+	prev map[string]mapping.Entry // previous manifest, by path, for incremental export
+
+	mu       sync.Mutex
+	entries  *spool
+	keys     map[mapping.Kind]map[string]bool
+	paths    map[string]bool
+	counts   mapping.Counts
+	docs     map[string]*doc
+	skipped  int // unchanged media reused from the previous export
+	copied   int64
+	closed   bool
+	notified map[string]bool
+}
+
+// doc is one aggregate document being written (contacts, messages, calls).
+type doc struct {
+	f   *os.File
+	buf *bufio.Writer
+	// xml holds the body of the matching B&R XML document, if any.
+	xml     *os.File
+	xmlBody *smsxml.BodyWriter
+	n       int
+}
+
+// Create opens dir as a snapshot to (re)write. The previous manifest, if
+// any, lets unchanged media be skipped.
+func Create(dir string, opt Options) (*Writer, error) {
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Progress == nil {
+		opt.Progress = progress.Discard
+	}
+	w := &Writer{
+		dir:      dir,
+		opt:      opt,
+		log:      opt.Log,
+		prev:     map[string]mapping.Entry{},
+		keys:     map[mapping.Kind]map[string]bool{},
+		paths:    map[string]bool{},
+		docs:     map[string]*doc{},
+		notified: map[string]bool{},
+	}
+	if opt.DryRun {
+		if r, err := Open(dir); err == nil {
+			w.loadPrev(r)
+		}
+		return w, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if r, err := Open(dir); err == nil {
+		w.loadPrev(r)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		// A damaged manifest only costs the incremental shortcut.
+		w.log.Warn("previous manifest unreadable; copying everything again", "dir", dir, "err", err)
+	}
+	sp, err := newSpool(dir)
+	if err != nil {
+		return nil, err
+	}
+	w.entries = sp
+	return w, nil
+}
+
+func (w *Writer) loadPrev(r *Reader) {
+	for e, err := range r.Entries() {
+		if err != nil {
+			w.log.Warn("previous manifest unreadable; copying everything again", "err", err)
+			clear(w.prev)
+			return
+		}
+		if e.Kind == mapping.KindMedia || e.Kind == mapping.KindFile {
+			w.prev[e.Path] = e
+		}
+	}
+}
+
+// Dir is the snapshot's folder.
+func (w *Writer) Dir() string { return w.dir }
+
+// Counts is what has been added so far.
+func (w *Writer) Counts() mapping.Counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts
+}
+
+// Unchanged is how many media files were kept from the previous export.
+func (w *Writer) Unchanged() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.skipped
+}
+
+func (w *Writer) report(e progress.Event) {
+	e.Phase = "export"
+	w.opt.Progress.Report(e)
+}
+
+// claim records key for kind, reporting false when it was already added:
+// the same message from two sources (or twice in one) is stored once.
+func (w *Writer) claim(kind mapping.Kind, key string) bool {
+	m := w.keys[kind]
+	if m == nil {
+		m = map[string]bool{}
+		w.keys[kind] = m
+	}
+	if m[key] {
+		return false
+	}
+	m[key] = true
+	return true
+}
+
+func (w *Writer) openDoc(rel string, xmlBody bool) (*doc, error) {
+	if d := w.docs[rel]; d != nil {
+		return d, nil
+	}
+	d := &doc{}
+	if !w.opt.DryRun {
+		dst := filepath.Join(w.dir, filepath.FromSlash(rel))
+		f, err := fsutil.CreateTemp(dst)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", rel, err)
+		}
+		d.f = f
+		d.buf = bufio.NewWriterSize(f, spoolBufferBytes)
+		if xmlBody {
+			x, err := fsutil.CreateTemp(dst)
+			if err != nil {
+				fsutil.Abort(f)
+				return nil, fmt.Errorf("snapshot %s: %w", rel, err)
+			}
+			d.xml = x
+			d.xmlBody = smsxml.NewBodyWriter(x)
+		}
+	}
+	w.docs[rel] = d
+	return d, nil
+}
+
+// AddContact adds one contact to contacts/contacts.vcf as vCard 4.0. The
+// card gains an X-MIEXIT-KEY field holding its key, so a destination's copy
+// can be checked contact by contact.
+func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	card := cloneCard(c.Card)
+	delete(card, KeyField)
+	vcard.ToV4(card)
+	if c.Key == "" {
+		var b bytes.Buffer
+		if err := vcard.NewEncoder(&b).Encode(card); err != nil {
+			return fmt.Errorf("contact %q: %w", cardName(card), err)
+		}
+		c.Key = mapping.HashKey("contact-", b.Bytes())
+	}
+	card.SetValue(KeyField, c.Key)
+	var rec bytes.Buffer
+	if err := vcard.NewEncoder(&rec).Encode(card); err != nil {
+		return fmt.Errorf("contact %q: %w", cardName(card), err)
+	}
+	return w.addRecord(mapping.KindContact, c.Key, ContactsPath, rec.Bytes(), nil)
+}
+
+// AddMessage adds one SMS or MMS. MMS parts with bytes must be added first
+// with AddFile and referenced by Part.File.
+func (w *Writer) AddMessage(ctx context.Context, m mapping.Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.Type == "" {
+		m.Type = "sms"
+	}
+	if m.Key == "" {
+		m.Key = mapping.MessageKey(&m)
+	}
+	line, err := json.Marshal(&m)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", m.Key, err)
+	}
+	if len(line) > maxMessageBytes {
+		return fmt.Errorf("%w: message %s is %d bytes, over the %d limit", mapping.ErrBadInput, m.Key, len(line), maxMessageBytes)
+	}
+	line = append(line, '\n')
+	return w.addRecord(mapping.KindMessage, m.Key, MessagesPath, line, func(b *smsxml.BodyWriter) error {
+		return b.Message(&m, w.openAttachment)
+	})
+}
+
+// AddCall adds one call-log row.
+func (w *Writer) AddCall(ctx context.Context, c mapping.Call) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.Key == "" {
+		c.Key = mapping.CallKey(&c)
+	}
+	line, err := json.Marshal(&c)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", c.Key, err)
+	}
+	line = append(line, '\n')
+	return w.addRecord(mapping.KindCall, c.Key, CallsPath, line, func(b *smsxml.BodyWriter) error {
+		return b.Call(&c)
+	})
+}
+
+func (w *Writer) openAttachment(rel string) (io.ReadCloser, error) {
+	p, err := fsutil.Join(w.dir, rel)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml func(*smsxml.BodyWriter) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errors.New("snapshot: writer already committed")
+	}
+	if !w.claim(kind, key) {
+		w.report(progress.Event{Kind: kind, Item: key, Action: progress.Duplicate})
+		return nil
+	}
+	d, err := w.openDoc(rel, xml != nil)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(rec)
+	if !w.opt.DryRun {
+		if _, err := d.buf.Write(rec); err != nil {
+			return fmt.Errorf("snapshot %s: %w", rel, err)
+		}
+		if xml != nil {
+			if err := xml(d.xmlBody); err != nil {
+				return fmt.Errorf("snapshot %s: %w", rel, err)
+			}
+		}
+		if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+			return err
+		}
+	}
+	d.n++
+	w.counts.Add(kind, 1)
+	w.report(progress.Event{Kind: kind, Item: key, Action: progress.Copied, Bytes: int64(len(rec))})
+	return nil
+}
+
+// AddNote writes one note as notes/<folder>/<title>.md.
+func (w *Writer) AddNote(ctx context.Context, n mapping.Note) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	folder := SafeName(n.Folder, "")
+	title := SafeName(n.Title, "")
+	if title == "" {
+		title = "Untitled"
+	}
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "# %s\n\n", strings.ReplaceAll(firstNonEmpty(n.Title, "Untitled"), "\n", " "))
+	if !n.Created.IsZero() {
+		fmt.Fprintf(&body, "Created: %s  \n", n.Created.Format(time.RFC3339))
+	}
+	if !n.Modified.IsZero() {
+		fmt.Fprintf(&body, "Modified: %s  \n", n.Modified.Format(time.RFC3339))
+	}
+	if n.Deleted {
+		body.WriteString("Deleted: yes (this note was in the source's trash)  \n")
+	}
+	body.WriteString("\n")
+	body.WriteString(n.Body)
+	if !strings.HasSuffix(n.Body, "\n") {
+		body.WriteString("\n")
+	}
+
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n.Key == "" {
+		n.Key = mapping.HashKey("note-", []byte(n.Folder+"\x00"+n.Title+"\x00"+n.Body))
+	}
+	if !w.claim(mapping.KindNote, n.Key) {
+		w.report(progress.Event{Kind: mapping.KindNote, Item: n.Key, Action: progress.Duplicate})
+		return nil
+	}
+	rel := w.uniquePath(path.Join(NotesDir, folder, title), ".md")
+	mod := firstTime(n.Modified, n.Created)
+	sum := sha256.Sum256(body.Bytes())
+	e := mapping.Entry{Kind: mapping.KindNote, Key: n.Key, Path: rel, Size: int64(body.Len()), SHA256: hex.EncodeToString(sum[:]), Modified: mod}
+	if err := w.writeSmallFile(e, body.Bytes()); err != nil {
+		return err
+	}
+	w.counts.Notes++
+	return nil
+}
+
+// writeSmallFile writes bytes held in memory unless the snapshot already
+// holds them, and records the entry. Called with w.mu held.
+func (w *Writer) writeSmallFile(e mapping.Entry, data []byte) error {
+	if !w.opt.DryRun {
+		dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
+		if !sameFile(dst, e) {
+			if err := fsutil.WriteFile(dst, data, false); err != nil {
+				return fmt.Errorf("snapshot %s: %w", e.Path, err)
+			}
+			if !e.Modified.IsZero() {
+				_ = os.Chtimes(dst, e.Modified, e.Modified)
+			}
+		}
+		if err := w.entries.add(e); err != nil {
+			return err
+		}
+	}
+	w.report(progress.Event{Kind: e.Kind, Item: e.Key, Action: progress.Copied, Bytes: e.Size})
+	return nil
+}
+
+// sameFile reports whether dst already holds exactly the bytes of e.
+func sameFile(dst string, e mapping.Entry) bool {
+	st, err := os.Stat(dst)
+	if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
+		return false
+	}
+	sum, _, err := HashFile(dst)
+	return err == nil && sum == e.SHA256
+}
+
+// uniquePath returns base+ext, or base (2)+ext and so on when an earlier
+// item of this export took it. Called with w.mu held.
+func (w *Writer) uniquePath(base, ext string) string {
+	p := base + ext
+	for i := 2; w.paths[strings.ToLower(p)]; i++ {
+		p = fmt.Sprintf("%s (%d)%s", base, i, ext)
+	}
+	w.paths[strings.ToLower(p)] = true
+	return p
+}
+
+// AddFile stores an attachment (an MMS part, a note image) at rel, a path
+// relative to the snapshot root, and returns its entry. rel is untrusted
+// and is refused if it would leave the snapshot.
+func (w *Writer) AddFile(ctx context.Context, rel string, r io.Reader, mod time.Time) (mapping.Entry, error) {
+	c, err := mapping.CleanRelPath(rel)
+	if err != nil {
+		return mapping.Entry{}, err
+	}
+	if isReserved(c) {
+		return mapping.Entry{}, fmt.Errorf("%w: attachment path %q is reserved for the snapshot's own files", mapping.ErrBadInput, rel)
+	}
+	w.mu.Lock()
+	if !w.claim(mapping.KindFile, c) {
+		w.mu.Unlock()
+		return mapping.Entry{}, fmt.Errorf("%w: attachment %q added twice", mapping.ErrBadInput, c)
+	}
+	w.mu.Unlock()
+	e := mapping.Entry{Kind: mapping.KindFile, Key: c, Path: c, Modified: mod}
+	e, err = w.copyIn(ctx, e, r, nil)
+	if err != nil {
+		return e, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.opt.DryRun {
+		if err := w.entries.add(e); err != nil {
+			return e, err
+		}
+	}
+	w.report(progress.Event{Kind: mapping.KindFile, Item: c, Action: progress.Copied, Bytes: e.Size})
+	return e, nil
+}
+
+func isReserved(rel string) bool {
+	switch rel {
+	case ContactsPath, MessagesPath, SMSXMLPath, CallsPath, CallsXMLPath, ManifestPath:
+		return true
+	}
+	return strings.HasPrefix(rel, MediaDir+"/")
+}
+
+// Opener opens a media file's bytes. It is called only when the file must
+// be copied, so an unchanged photo is never read again.
+type Opener func(ctx context.Context) (io.ReadCloser, error)
+
+// AddMedia copies one photo, video or recording to media/<m.Path>, hashing
+// it on the way, unless the previous export already holds it with the same
+// size and modification time. Thumbnails are counted, not copied.
+func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rel, err := mapping.CleanRelPath(m.Path)
+	if err != nil {
+		return err
+	}
+	if m.Thumbnail || media.IsThumbnailPath("/"+rel) {
+		w.mu.Lock()
+		w.counts.Thumbnails++
+		w.mu.Unlock()
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Thumbnail})
+		return nil
+	}
+	p := MediaDir + "/" + rel
+	w.mu.Lock()
+	if !w.claim(mapping.KindMedia, strings.ToLower(rel)) {
+		w.mu.Unlock()
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Duplicate})
+		return nil
+	}
+	prev, hadPrev := w.prev[p]
+	w.mu.Unlock()
+
+	dst := filepath.Join(w.dir, filepath.FromSlash(p))
+	if hadPrev && m.Size >= 0 && prev.Size == m.Size && prev.Modified.Equal(m.ModTime.Truncate(time.Second)) {
+		if st, err := os.Stat(dst); err == nil && st.Size() == prev.Size && st.ModTime().Equal(prev.Modified) {
+			prev.Key = rel
+			return w.finishMedia(prev, true)
+		}
+	}
+	if w.opt.DryRun {
+		w.mu.Lock()
+		w.counts.Media++
+		w.mu.Unlock()
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.WouldCopy, Bytes: max(m.Size, 0)})
+		return nil
+	}
+	rc, err := open(ctx)
+	if err != nil {
+		return fmt.Errorf("media %s: %w", rel, err)
+	}
+	defer rc.Close()
+	e := mapping.Entry{Kind: mapping.KindMedia, Key: rel, Path: p, Modified: m.ModTime.Truncate(time.Second)}
+	var sha1h hash.Hash
+	if m.SHA1 != "" {
+		sha1h = sha1.New()
+	}
+	e, err = w.copyIn(ctx, e, rc, sha1h)
+	if err != nil {
+		return fmt.Errorf("media %s: %w", rel, err)
+	}
+	if m.Size >= 0 && e.Size != m.Size {
+		return fmt.Errorf("media %s: read %d bytes, the source listed %d (the file changed while being copied, or the source is lying); run again", rel, e.Size, m.Size)
+	}
+	if sha1h != nil && !strings.EqualFold(hex.EncodeToString(sha1h.Sum(nil)), m.SHA1) {
+		os.Remove(dst)
+		return fmt.Errorf("media %s: sha1 %x does not match the source's %s; the download is damaged", rel, sha1h.Sum(nil), m.SHA1)
+	}
+	if !m.Taken.IsZero() {
+		e.Taken, e.TakenFrom = m.Taken, media.FromSource
+	} else if f, err := os.Open(dst); err == nil {
+		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
+		f.Close()
+	}
+	return w.finishMedia(e, false)
+}
+
+func (w *Writer) finishMedia(e mapping.Entry, unchanged bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.entries.add(e); err != nil {
+		return err
+	}
+	w.counts.Media++
+	if unchanged {
+		w.skipped++
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: e.Key, Action: progress.Unchanged, Bytes: e.Size})
+		return nil
+	}
+	w.report(progress.Event{Kind: mapping.KindMedia, Item: e.Key, Action: progress.Copied, Bytes: e.Size})
+	return nil
+}
+
+// copyIn streams r into the snapshot at e.Path through a temp file, filling
+// in size, sha256 and MIME type, and setting the file's mtime.
+func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra hash.Hash) (mapping.Entry, error) {
+	if w.opt.DryRun {
+		n, err := io.Copy(io.Discard, r)
+		e.Size = n
+		return e, err
+	}
+	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
+	f, err := fsutil.CreateTemp(dst)
+	if err != nil {
+		return e, err
+	}
+	h := sha256.New()
+	sn := &sniffer{}
+	ws := []io.Writer{f, h, sn}
+	if extra != nil {
+		ws = append(ws, extra)
+	}
+	n, err := io.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	if err != nil {
+		fsutil.Abort(f)
+		return e, err
+	}
+	if err := fsutil.Commit(f, dst, false); err != nil {
+		return e, err
+	}
+	if !e.Modified.IsZero() {
+		if err := os.Chtimes(dst, e.Modified, e.Modified); err != nil {
+			return e, err
+		}
+	}
+	e.Size = n
+	e.SHA256 = hex.EncodeToString(h.Sum(nil))
+	e.MIME = media.Sniff(sn.head)
+	w.mu.Lock()
+	w.copied += n
+	w.mu.Unlock()
+	return e, nil
+}
+
+// sniffer keeps the first bytes of a stream for media.Sniff.
+type sniffer struct{ head []byte }
+
+func (s *sniffer) Write(p []byte) (int, error) {
+	if need := media.SniffLen - len(s.head); need > 0 {
+		s.head = append(s.head, p[:min(need, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// ctxReader stops a long copy when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// Commit finishes the documents and writes the manifest. Until it returns,
+// readers see the previous snapshot's manifest.
+func (w *Writer) Commit(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return errors.New("snapshot: already committed")
+	}
+	w.closed = true
+	if w.opt.DryRun {
+		return nil
+	}
+	defer w.entries.close()
+	if err := ctx.Err(); err != nil {
+		w.abortDocs()
+		return err
+	}
+	type finish struct {
+		rel, xmlRel, header, footer string
+	}
+	finishes := []finish{
+		{ContactsPath, "", "", ""},
+		{MessagesPath, SMSXMLPath, "sms", smsxml.SMSFooter},
+		{CallsPath, CallsXMLPath, "calls", smsxml.CallsFooter},
+	}
+	for _, fin := range finishes {
+		d := w.docs[fin.rel]
+		if d == nil {
+			continue
+		}
+		delete(w.docs, fin.rel)
+		if err := w.finishDoc(d, fin.rel, fin.xmlRel, fin.header, fin.footer); err != nil {
+			w.abortDocs()
+			return err
+		}
+	}
+	if err := w.writeManifest(); err != nil {
+		return err
+	}
+	w.log.Info("snapshot written", "dir", w.dir, "contacts", w.counts.Contacts, "messages", w.counts.Messages,
+		"calls", w.counts.Calls, "notes", w.counts.Notes, "media", w.counts.Media, "media_unchanged", w.skipped)
+	return nil
+}
+
+// Abort drops what this writer added to documents; files already renamed
+// into place stay (they are complete) but the manifest is not changed.
+func (w *Writer) Abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.abortDocs()
+	if w.entries != nil {
+		w.entries.close()
+	}
+}
+
+func (w *Writer) abortDocs() {
+	for rel, d := range w.docs {
+		if d.f != nil {
+			fsutil.Abort(d.f)
+		}
+		if d.xml != nil {
+			fsutil.Abort(d.xml)
+		}
+		delete(w.docs, rel)
+	}
+}
+
+func (w *Writer) finishDoc(d *doc, rel, xmlRel, header, footer string) error {
+	if err := d.buf.Flush(); err != nil {
+		return fmt.Errorf("snapshot %s: %w", rel, err)
+	}
+	dst := filepath.Join(w.dir, filepath.FromSlash(rel))
+	if err := w.commitDoc(d.f, dst, rel); err != nil {
+		return err
+	}
+	if d.xml == nil {
+		return nil
+	}
+	if err := d.xmlBody.Flush(); err != nil {
+		return fmt.Errorf("snapshot %s: %w", xmlRel, err)
+	}
+	defer fsutil.Abort(d.xml)
+	if _, err := d.xml.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	hdr := smsxml.SMSHeader(d.n)
+	if header == "calls" {
+		hdr = smsxml.CallsHeader(d.n)
+	}
+	xdst := filepath.Join(w.dir, filepath.FromSlash(xmlRel))
+	out, err := fsutil.CreateTemp(xdst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.MultiReader(strings.NewReader(hdr), d.xml, strings.NewReader(footer))); err != nil {
+		fsutil.Abort(out)
+		return fmt.Errorf("snapshot %s: %w", xmlRel, err)
+	}
+	return w.commitDoc(out, xdst, xmlRel)
+}
+
+// commitDoc renames a finished document into place unless the snapshot
+// already holds the same bytes, so an unchanged re-export changes no file
+// and no mtime, and records its file entry.
+func (w *Writer) commitDoc(f *os.File, dst, rel string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		fsutil.Abort(f)
+		return fmt.Errorf("snapshot %s: %w", rel, err)
+	}
+	e := mapping.Entry{Kind: mapping.KindFile, Key: rel, Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if prev, ok := w.prev[rel]; ok && prev.SHA256 == e.SHA256 && sameStat(dst, prev) {
+		fsutil.Abort(f)
+		e.Modified = prev.Modified
+	} else {
+		if err := fsutil.Commit(f, dst, false); err != nil {
+			return fmt.Errorf("snapshot %s: %w", rel, err)
+		}
+		if st, err := os.Stat(dst); err == nil {
+			e.Modified = st.ModTime()
+		}
+	}
+	return w.entries.add(e)
+}
+
+func sameStat(dst string, e mapping.Entry) bool {
+	st, err := os.Stat(dst)
+	return err == nil && st.Size() == e.Size && st.ModTime().Equal(e.Modified)
+}
+
+// SafeName turns an untrusted title or folder name into one file-name
+// component: separators and control characters become "_", dots alone are
+// refused, and the result fits in 200 bytes on any file system.
+func SafeName(s, fallback string) string {
+	s = strings.TrimSpace(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x20 || r == 0x7f, strings.ContainsRune(`/\:*?"<>|`, r):
+			b.WriteByte('_')
+		case r == '\uFFFD':
+			b.WriteByte('_')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	out := strings.Trim(b.String(), " .")
+	for len(out) > 200 {
+		rs := []rune(out)
+		out = string(rs[:len(rs)-1])
+	}
+	if out == "" {
+		return fallback
+	}
+	return out
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstTime(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func cloneCard(c vcard.Card) vcard.Card {
+	out := make(vcard.Card, len(c))
+	for k, fs := range c {
+		cp := make([]*vcard.Field, len(fs))
+		for i, f := range fs {
+			nf := *f
+			if f.Params != nil {
+				nf.Params = make(vcard.Params, len(f.Params))
+				for pk, pv := range f.Params {
+					nf.Params[pk] = append([]string(nil), pv...)
+				}
+			}
+			cp[i] = &nf
+		}
+		out[k] = cp
+	}
+	return out
+}
+
+func cardName(c vcard.Card) string {
+	if fn := c.Value(vcard.FieldFormattedName); fn != "" {
+		return fn
+	}
+	return "(no name)"
+}

@@ -1,0 +1,224 @@
+// Package media recognizes photo, video and audio files by their bytes and
+// finds the date they were taken.
+package media
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rwcarlsen/goexif/exif"
+)
+
+// SniffLen is how many leading bytes Sniff needs.
+const SniffLen = 64
+
+// Sniff returns the MIME type of a media file from its first bytes, or ""
+// when they are not a photo, video or audio file miexit knows. Extensions
+// lie (MIUI saves PNG screenshots as .jpg), so only bytes count.
+func Sniff(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}):
+		return "image/jpeg"
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return "image/png"
+	case bytes.HasPrefix(head, []byte("GIF87a")), bytes.HasPrefix(head, []byte("GIF89a")):
+		return "image/gif"
+	case len(head) >= 12 && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WEBP":
+		return "image/webp"
+	case len(head) >= 12 && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WAVE":
+		return "audio/wav"
+	case bytes.HasPrefix(head, []byte("BM")) && len(head) >= 14:
+		return "image/bmp"
+	case bytes.HasPrefix(head, []byte("ID3")), len(head) >= 2 && head[0] == 0xFF && head[1]&0xE0 == 0xE0 && head[1]&0x06 != 0:
+		return "audio/mpeg"
+	case bytes.HasPrefix(head, []byte("#!AMR")):
+		return "audio/amr"
+	case bytes.HasPrefix(head, []byte("OggS")):
+		return "audio/ogg"
+	case bytes.HasPrefix(head, []byte("fLaC")):
+		return "audio/flac"
+	case len(head) >= 12 && string(head[4:8]) == "ftyp":
+		return ftypMIME(string(head[8:12]))
+	}
+	return ""
+}
+
+func ftypMIME(brand string) string {
+	switch brand {
+	case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1":
+		return "image/heic"
+	case "avif", "avis":
+		return "image/avif"
+	case "qt  ":
+		return "video/quicktime"
+	case "3gp4", "3gp5", "3gp6", "3gp7", "3g2a", "3ge6", "3gg6":
+		return "video/3gpp"
+	case "M4A ", "M4B ":
+		return "audio/mp4"
+	}
+	return "video/mp4"
+}
+
+// IsVideo reports whether a MIME type is a video.
+func IsVideo(mime string) bool { return strings.HasPrefix(mime, "video/") }
+
+// Date sources, recorded in the manifest's taken_from.
+const (
+	FromEXIF     = "exif"
+	FromMP4      = "mp4"
+	FromFileName = "filename"
+	FromSource   = "source"
+	FromMTime    = "mtime"
+)
+
+// Taken finds the date a photo or video was taken: EXIF DateTimeOriginal,
+// the MP4 movie header, the MIUI file-name pattern, else the file's mtime.
+// r must allow random access because EXIF and the mvhd box can sit anywhere.
+func Taken(r io.ReaderAt, size int64, mime, name string, mtime time.Time) (time.Time, string) {
+	switch {
+	case mime == "image/jpeg" || mime == "image/heic":
+		if t, ok := exifDate(io.NewSectionReader(r, 0, size)); ok {
+			return t, FromEXIF
+		}
+	case IsVideo(mime):
+		if t, ok := mvhdDate(r, size); ok {
+			return t, FromMP4
+		}
+	}
+	if t, ok := NameDate(name); ok {
+		return t, FromFileName
+	}
+	return mtime, FromMTime
+}
+
+func exifDate(r io.Reader) (t time.Time, ok bool) {
+	defer func() {
+		// goexif can panic on hostile input; a bad EXIF block must only
+		// cost the date, never the photo.
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	x, err := exif.Decode(r)
+	if err != nil {
+		return time.Time{}, false
+	}
+	tag, err := x.Get(exif.DateTimeOriginal)
+	if err != nil {
+		return time.Time{}, false
+	}
+	s, err := tag.StringVal()
+	if err != nil {
+		return time.Time{}, false
+	}
+	t, err = time.ParseInLocation("2006:01:02 15:04:05", strings.TrimSpace(s), time.Local)
+	if err != nil || t.Year() < 1971 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// mp4Epoch is 1904-01-01, where QuickTime counts seconds from.
+var mp4Epoch = time.Date(1904, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// mvhdDate walks the top-level boxes to moov/mvhd without reading the media
+// data, so a 4 GB video costs a few small reads.
+func mvhdDate(r io.ReaderAt, size int64) (time.Time, bool) {
+	moov, moovSize, ok := findBox(r, 0, size, "moov")
+	if !ok {
+		return time.Time{}, false
+	}
+	mvhd, _, ok := findBox(r, moov, moov+moovSize, "mvhd")
+	if !ok {
+		return time.Time{}, false
+	}
+	var b [12]byte
+	if _, err := r.ReadAt(b[:], mvhd); err != nil {
+		return time.Time{}, false
+	}
+	var secs uint64
+	if b[0] == 1 {
+		secs = binary.BigEndian.Uint64(b[4:12])
+	} else {
+		secs = uint64(binary.BigEndian.Uint32(b[4:8]))
+	}
+	if secs == 0 || secs > 1<<40 {
+		return time.Time{}, false
+	}
+	t := mp4Epoch.Add(time.Duration(secs) * time.Second)
+	if t.Year() < 1971 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// findBox returns the payload offset and size of the first box named typ
+// between start and end.
+func findBox(r io.ReaderAt, start, end int64, typ string) (int64, int64, bool) {
+	var h [16]byte
+	for off := start; off+8 <= end; {
+		if _, err := r.ReadAt(h[:8], off); err != nil {
+			return 0, 0, false
+		}
+		n := int64(binary.BigEndian.Uint32(h[:4]))
+		hdr := int64(8)
+		switch n {
+		case 1:
+			if _, err := r.ReadAt(h[8:16], off+8); err != nil {
+				return 0, 0, false
+			}
+			n = int64(binary.BigEndian.Uint64(h[8:16]))
+			hdr = 16
+		case 0:
+			n = end - off
+		}
+		if n < hdr || off+n > end {
+			return 0, 0, false
+		}
+		if string(h[4:8]) == typ {
+			return off + hdr, n - hdr, true
+		}
+		off += n
+	}
+	return 0, 0, false
+}
+
+var namePatterns = []struct {
+	re     *regexp.Regexp
+	layout string
+}{
+	// IMG_20240501_101500.jpg, VID_20240501_101500.mp4, MVIMG_..., PANO_...
+	{regexp.MustCompile(`(?:^|_)(\d{8}_\d{6})`), "20060102_150405"},
+	// Screenshot_2024-05-01-10-15-00-123_com.app.png
+	{regexp.MustCompile(`Screenshot_(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})`), "2006-01-02-15-04-05"},
+}
+
+// NameDate reads a date from a MIUI camera or screenshot file name.
+func NameDate(name string) (time.Time, bool) {
+	base := path.Base(strings.ReplaceAll(name, "\\", "/"))
+	for _, p := range namePatterns {
+		m := p.re.FindStringSubmatch(base)
+		if m == nil {
+			continue
+		}
+		t, err := time.ParseInLocation(p.layout, m[1], time.Local)
+		if err == nil && t.Year() >= 1971 {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// IsThumbnailPath reports whether a phone path is one of MIUI's reduced
+// copies, which must never be counted as an original.
+func IsThumbnailPath(p string) bool {
+	p = strings.ToLower(strings.ReplaceAll(p, "\\", "/"))
+	return strings.Contains(p, "/.thumbnailfile/") || strings.HasPrefix(p, ".thumbnailfile/") ||
+		strings.Contains(p, "gallery_disk_cache/") || strings.Contains(p, "/.cache/") ||
+		strings.Contains(p, "/cache/thumbnails/")
+}
