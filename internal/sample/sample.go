@@ -233,4 +233,3 @@ func recording() []byte {
 
 // Expected is what the sample holds, for tests.
 var Expected = mapping.Counts{Contacts: 3, Messages: 5, Calls: 2, Notes: 2, Media: 5, Thumbnails: 1, NotUnderstood: 1}
-
