@@ -273,7 +273,7 @@ func Build(t *testing.T, dir, tag string) *snapshot.Reader {
 	files := map[string][]byte{
 		"DCIM/Camera/resume-" + tag + "-IMG_1.JPG": jpegBytes(2),
 		"DCIM/Camera/resume-" + tag + "-img_1.jpg": jpegBytes(3),
-		"Pictures/微信/resume-" + tag + "-照片.jpg":     jpegBytes(4),
+		"Pictures/微信/resume-" + tag + "-照片.jpg":    jpegBytes(4),
 		"DCIM/Camera/resume-" + tag + "-empty.jpg": {},
 		"Movies/resume-" + tag + "-big.mp4":        bigFile(5<<20 + 12345),
 	}
