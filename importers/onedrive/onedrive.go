@@ -12,6 +12,7 @@ package onedrive
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -105,12 +106,16 @@ func (im *Importer) Name() string { return "onedrive:" + im.display }
 // gives it).
 func (im *Importer) NewHash() hash.Hash { return quickxorhash.New() }
 
+// EncodeHash writes a checksum as Graph does: base64.
+func (im *Importer) EncodeHash(sum []byte) string { return base64.StdEncoding.EncodeToString(sum) }
+
 // remotePath is a remote relative path under the destination folder.
 func (im *Importer) remotePath(rel string) string { return join(im.base, rel) }
 
 // compile-time checks
 var (
-	_ importers.Importer = (*Importer)(nil)
-	_ importers.Hasher   = (*Importer)(nil)
-	_ oauth2.TokenSource = oauth2.StaticTokenSource(nil)
+	_ importers.Importer    = (*Importer)(nil)
+	_ importers.Hasher      = (*Importer)(nil)
+	_ importers.HashEncoder = (*Importer)(nil)
+	_ oauth2.TokenSource    = oauth2.StaticTokenSource(nil)
 )

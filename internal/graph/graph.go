@@ -342,7 +342,12 @@ func (c *Client) PutContent(ctx context.Context, root, p string, r io.ReaderAt, 
 	var it Item
 	mk := func(ctx context.Context) (*http.Request, error) {
 		u := c.base + sub(root, p, "content") + "?@microsoft.graph.conflictBehavior=" + conflict
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, io.NewSectionReader(r, 0, size))
+		var body io.Reader = io.NewSectionReader(r, 0, size)
+		if size == 0 {
+			// A zero length with a body would be sent chunked.
+			body = http.NoBody
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, body)
 		if err != nil {
 			return nil, err
 		}
