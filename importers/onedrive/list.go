@@ -17,6 +17,11 @@ import (
 // everything under it, calling fn with each file's remote relative path.
 // A folder that does not exist holds nothing.
 func (im *Importer) walk(ctx context.Context, rel string, fn func(rel string, it graph.Item) error) error {
+	return im.walkSkip(ctx, rel, nil, fn)
+}
+
+// walkSkip is walk that does not enter the folders skip names.
+func (im *Importer) walkSkip(ctx context.Context, rel string, skip func(rel string) bool, fn func(rel string, it graph.Item) error) error {
 	for it, err := range im.c.Children(ctx, im.root, im.remotePath(rel)) {
 		if graph.IsNotFound(err) {
 			return nil
@@ -26,7 +31,10 @@ func (im *Importer) walk(ctx context.Context, rel string, fn func(rel string, it
 		}
 		p := join(rel, it.Name)
 		if it.Folder != nil {
-			if err := im.walk(ctx, p, fn); err != nil {
+			if skip != nil && skip(p) {
+				continue
+			}
+			if err := im.walkSkip(ctx, p, skip, fn); err != nil {
 				return err
 			}
 			continue
@@ -88,8 +96,13 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 		case mapping.KindNote:
 			start = snapshot.NotesDir
 		}
+		var skip func(string) bool
+		if kind == mapping.KindFile {
+			// Every file under media/ is media: no need to list it.
+			skip = func(rel string) bool { return rel == snapshot.MediaDir }
+		}
 		stop := errors.New("stop")
-		err := im.walk(ctx, start, func(rel string, it graph.Item) error {
+		err := im.walkSkip(ctx, start, skip, func(rel string, it graph.Item) error {
 			p := decodePath(rel)
 			if kindOf(p) != kind {
 				return nil
