@@ -123,6 +123,9 @@ type Options struct {
 	SecondValidation bool
 	// Encrypted makes the account one with end-to-end encryption.
 	Encrypted bool
+	// Replace answers a data route (by URL path) with this raw body
+	// instead, once the session is checked: a service that changed shape.
+	Replace map[string]string
 }
 
 // Server is the running fake: API is i.mi.com, Account is the account host
@@ -318,6 +321,11 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, status401 bool)
 	}
 	s.mu.Unlock()
 	if valid && !second {
+		if body, ok := s.opt.Replace[r.URL.Path]; ok {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, body)
+			return false
+		}
 		if enc {
 			apiErr(w, 10034, "E2EE: this account uses end-to-end encryption; data is not available on the web")
 			return false
