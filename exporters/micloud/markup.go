@@ -25,6 +25,14 @@ func noteMarkdown(content string, link func(fileID string) string) string {
 	for _, line := range strings.Split(strings.ReplaceAll(content, "\r\n", "\n"), "\n") {
 		out = append(out, markdownLine(line, link))
 	}
+	// Each line of a note is its own line on screen; Markdown would join
+	// consecutive plain lines into one paragraph, so they end with a hard
+	// break (two spaces) when another line follows.
+	for i := 0; i+1 < len(out); i++ {
+		if out[i] != "" && out[i+1] != "" && !isBlock(out[i]) && !isBlock(out[i+1]) {
+			out[i] += "  "
+		}
+	}
 	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
 }
 
@@ -112,6 +120,12 @@ func markdownLine(line string, link func(string) string) string {
 	}
 	return prefix + text
 }
+
+var blockRe = regexp.MustCompile(`^\s*(- |\d+\. |#|> |---$)`)
+
+// isBlock reports a Markdown line that stands on its own (list item,
+// heading, quote, rule).
+func isBlock(line string) bool { return blockRe.MatchString(line) }
 
 // plainTitle is the first non-empty line of a note, for notes without one.
 func plainTitle(content string) string {
