@@ -264,9 +264,6 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 		e.log.Warn("Mi Cloud holds SMS that the web service cannot hand over: copy them from the phone or a MIUI backup before signing out",
 			"messages", m, "threads", t)
 	}
-	for _, d := range x.rep.Deleted {
-		e.log.Warn("Mi Cloud says this item was deleted; not copied", "item", d)
-	}
 	e.setCloud(x.rep.Cloud)
 	e.mu.Lock()
 	e.rep = x.rep

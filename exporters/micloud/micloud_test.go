@@ -221,7 +221,7 @@ func checkExport(t *testing.T, d micloudtest.Data, dir string) {
 	if !strings.Contains(read("notes/Work/Meeting (2).md"), "a second note with the same title") {
 		t.Error("second Meeting note missing")
 	}
-	if got := read("notes/_Private/untitled note line one.md"); !strings.Contains(got, "~~struck~~") {
+	if got := read("notes/folder_Private/untitled note line one.md"); !strings.Contains(got, "~~struck~~") {
 		t.Errorf("untitled note:\n%s", got)
 	}
 	for _, im := range d.Notes[1].Images {

@@ -138,6 +138,7 @@ func (q *queue) commit(j *job) error {
 			q.x.mu.Lock()
 			q.x.rep.Deleted = append(q.x.rep.Deleted, j.m.Path)
 			q.x.mu.Unlock()
+			q.x.w.Skip(mapping.KindMedia, j.m.Path, "Mi Cloud says this file was deleted (code 50050)")
 			return nil
 		}
 		return err
