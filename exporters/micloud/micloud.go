@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/retry"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
@@ -46,7 +47,11 @@ func init() {
 			}
 			cred.Region = r
 		}
-		return New(Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != ""})
+		cfg := Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != ""}
+		if p.StateDir != "" {
+			cfg.CacheDir = filepath.Join(p.StateDir, "micloud", SafeUserDir(cred.UserID))
+		}
+		return New(cfg)
 	})
 }
 
@@ -70,7 +75,13 @@ type Config struct {
 	PageSize int
 	// Retry is the backoff on 5xx and resets (default: 8 attempts from 500 ms).
 	Retry retry.Policy
+	// CacheDir, when set, keeps each note's text with its modifyDate so a
+	// re-run fetches only notes that changed (files 0600: personal data).
+	CacheDir string
 }
+
+// SafeUserDir turns a user id into a folder name.
+func SafeUserDir(userID string) string { return snapshot.SafeName(userID, "account") }
 
 // Exporter reads one Mi Cloud account.
 type Exporter struct {
@@ -174,6 +185,18 @@ func (e *Exporter) CloudCounts(ctx context.Context) (CloudCounts, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.last, nil
+}
+
+// ExtraCounts is CloudCounts as plain names, for callers that merge it into
+// inventory --json without importing this package (found by type
+// assertion on interface{ ExtraCounts(context.Context) (map[string]int, error) }).
+func (e *Exporter) ExtraCounts(ctx context.Context) (map[string]int, error) {
+	cc, err := e.CloudCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]int{"gallery": cc.Gallery, "recordings": cc.Recordings, "note_images": cc.NoteImages,
+		"cloud_messages": cc.CloudMessages, "cloud_message_threads": cc.CloudMessageThreads}, nil
 }
 
 func (e *Exporter) setCloud(cc CloudCounts) {
@@ -323,9 +346,14 @@ func (x *export) notes(ctx context.Context) error {
 
 func (x *export) note(ctx context.Context, en noteEntry, folders map[string]string, done map[string]string) error {
 	id := string(en.ID)
-	content, err := x.e.c.noteContent(ctx, id)
-	if err != nil {
-		return err
+	content, ok := x.e.cachedNote(id, int64(en.ModifyDate))
+	if !ok {
+		var err error
+		content, err = x.e.c.noteContent(ctx, id)
+		if err != nil {
+			return err
+		}
+		x.e.cacheNote(id, int64(en.ModifyDate), content)
 	}
 	var extra struct {
 		Title string `json:"title"`
@@ -369,6 +397,64 @@ func (x *export) note(ctx context.Context, en noteEntry, folders map[string]stri
 		return fmt.Errorf("note %s (%q): %w", id, title, err)
 	}
 	return nil
+}
+
+type cachedNote struct {
+	ModifyDate int64  `json:"modifyDate"`
+	Content    string `json:"content"`
+}
+
+func (e *Exporter) notePath(id string) string {
+	return filepath.Join(e.cfg.CacheDir, "notes", snapshot.SafeName(id, "note")+".json")
+}
+
+// cachedNote returns a note's text kept by an earlier run, if the note has
+// not been modified since.
+func (e *Exporter) cachedNote(id string, modified int64) (string, bool) {
+	if e.cfg.CacheDir == "" || modified <= 0 {
+		return "", false
+	}
+	b, err := os.ReadFile(e.notePath(id))
+	if err != nil {
+		return "", false
+	}
+	var c cachedNote
+	if json.Unmarshal(b, &c) != nil || c.ModifyDate != modified {
+		return "", false
+	}
+	return c.Content, true
+}
+
+// cacheNote keeps a note's text; a failure only costs a fetch next time.
+func (e *Exporter) cacheNote(id string, modified int64, content string) {
+	if e.cfg.CacheDir == "" || modified <= 0 {
+		return
+	}
+	b, err := json.Marshal(cachedNote{ModifyDate: modified, Content: content})
+	if err != nil {
+		return
+	}
+	dst := e.notePath(id)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		e.log.Debug("note cache", "err", err)
+		return
+	}
+	f, err := fsutil.CreateTemp(dst)
+	if err != nil {
+		e.log.Debug("note cache", "err", err)
+		return
+	}
+	if err := f.Chmod(0o600); err != nil {
+		fsutil.Abort(f)
+		return
+	}
+	if _, err := f.Write(b); err != nil {
+		fsutil.Abort(f)
+		return
+	}
+	if err := fsutil.Commit(f, dst, false); err != nil {
+		e.log.Debug("note cache", "err", err)
+	}
 }
 
 // noteFile stores one note attachment, reusing the snapshot's copy when it

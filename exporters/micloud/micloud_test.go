@@ -121,6 +121,13 @@ func TestInventoryIsExact(t *testing.T) {
 	if cc != wantCC {
 		t.Errorf("cloud counts = %+v, want %+v", cc, wantCC)
 	}
+	var ex interface {
+		ExtraCounts(context.Context) (map[string]int, error)
+	} = e
+	m, err := ex.ExtraCounts(context.Background())
+	if err != nil || m["recordings"] != len(d.Recordings) || m["cloud_messages"] != 50 || m["cloud_message_threads"] != 3 {
+		t.Errorf("extra counts %v (%v)", m, err)
+	}
 	if srv.Downloads() != 0 || srv.Count("storage") != 0 || srv.Count("note") != 0 {
 		t.Errorf("inventory downloaded: %s", srv.SortedCounts())
 	}
@@ -269,14 +276,16 @@ func TestRerunDownloadsNothing(t *testing.T) {
 	d := micloudtest.Sample(false)
 	srv := startFake(t, d, micloudtest.Options{})
 	dir := filepath.Join(t.TempDir(), "snap")
-	runExport(t, newExporter(t, testConfig(srv)), dir)
+	cfg := testConfig(srv)
+	cfg.CacheDir = filepath.Join(t.TempDir(), "state")
+	runExport(t, newExporter(t, cfg), dir)
 	first := entries(t, dir)
 	srv.ResetCounts()
-	runExport(t, newExporter(t, testConfig(srv)), dir)
+	runExport(t, newExporter(t, cfg), dir)
 	if n := srv.Downloads(); n != 0 {
 		t.Errorf("re-run downloaded %d files (%s)", n, srv.SortedCounts())
 	}
-	for _, route := range []string{"storage", "recstorage", "jsonp", "file"} {
+	for _, route := range []string{"storage", "recstorage", "jsonp", "file", "note"} {
 		if n := srv.Count(route); n != 0 {
 			t.Errorf("re-run called %s %d times", route, n)
 		}
@@ -286,6 +295,17 @@ func TestRerunDownloadsNothing(t *testing.T) {
 	}
 	checkExport(t, d, dir)
 	t.Logf("re-run requests: %d (%s)", srv.Requests(), srv.SortedCounts())
+
+	// A note edited since is fetched again, and only that one.
+	srv.EditNote(40001, "<text indent=\"1\">bought everything</text>", micloudtest.Base+99000)
+	srv.ResetCounts()
+	runExport(t, newExporter(t, cfg), dir)
+	if n := srv.Count("note"); n != 1 {
+		t.Errorf("after one edit, %d notes fetched", n)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "notes", "Shopping.md")); !strings.Contains(string(b), "bought everything") {
+		t.Errorf("edited note not updated:\n%s", b)
+	}
 }
 
 func TestServiceTokenDyingMidRunIsReplaced(t *testing.T) {

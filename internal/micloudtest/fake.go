@@ -176,6 +176,18 @@ func (s *Server) SetFailRate(fail, reset float64) {
 	s.opt.FailRate, s.opt.ResetRate = fail, reset
 }
 
+// EditNote changes a note's text and modification date, as editing it on
+// the phone would.
+func (s *Server) EditNote(id int64, content string, modified int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.data.Notes {
+		if s.data.Notes[i].ID == id {
+			s.data.Notes[i].Content, s.data.Notes[i].Modified = content, modified
+		}
+	}
+}
+
 // Count returns how many requests a route received ("login", "sts",
 // "albums", "galleries", "storage", "jsonp", "download", "notes", "note",
 // "file", "notefile", "recordings", "recstorage", "contacts", "sms") or
@@ -419,6 +431,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		if !s.session(w, r, false) {
 			return
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.notes(w, r)
 	case strings.HasPrefix(p, "/note/note/"):
 		s.count("note")
@@ -426,6 +440,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		id, _ := strconv.ParseInt(strings.Trim(strings.TrimPrefix(p, "/note/note/"), "/"), 10, 64)
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, n := range s.data.Notes {
 			if n.ID == id {
 				ok(w, map[string]any{"entry": map[string]any{"id": strconv.FormatInt(n.ID, 10), "content": n.Content, "modifyDate": n.Modified}})
