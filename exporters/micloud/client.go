@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -374,6 +375,11 @@ func (c *client) getJSON(ctx context.Context, name, path string, q url.Values, o
 }
 
 func (c *client) decode(name string, resp *http.Response, body []byte, out any, check func() error) error {
+	if c.debug != nil {
+		// The shape (keys and types, no values) is what tells a change on
+		// Xiaomi's side, without putting anyone's data in a bug report.
+		c.debug.Debug("http response", "endpoint", name, "status", resp.StatusCode, "shape", shape(body))
+	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden && bytes.Contains(body, []byte(`"R":401`)) {
 		return sessionError(body)
 	}
@@ -535,4 +541,57 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexID(n.String())
 	return nil
+}
+
+// shape describes a JSON document by its keys and value types, with array
+// lengths and the shape of their first element, never the values.
+func shape(body []byte) string {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Sprintf("not JSON (%d bytes)", len(body))
+	}
+	var b strings.Builder
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		if depth > 6 {
+			b.WriteString("…")
+			return
+		}
+		switch t := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(t))
+			for k := range t {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteString("{")
+			for i, k := range keys {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				if len(keys) > 20 && i >= 20 {
+					fmt.Fprintf(&b, "…%d more", len(keys)-20)
+					break
+				}
+				b.WriteString(k + ":")
+				walk(t[k], depth+1)
+			}
+			b.WriteString("}")
+		case []any:
+			fmt.Fprintf(&b, "[%d]", len(t))
+			if len(t) > 0 {
+				walk(t[0], depth+1)
+			}
+		case string:
+			b.WriteString("str")
+		case float64:
+			b.WriteString("num")
+		case bool:
+			b.WriteString("bool")
+		case nil:
+			b.WriteString("null")
+		}
+	}
+	walk(v, 0)
+	return b.String()
 }

@@ -332,11 +332,14 @@ func TestInjectedFailuresChangeNothing(t *testing.T) {
 
 	flaky := startFake(t, d, micloudtest.Options{FailRate: 0.10, ResetRate: 0.02, Seed: 42, TokenLife: 20})
 	cfg := testConfig(flaky)
-	cfg.Concurrency = 8
+	cfg.Concurrency = 3
 	got := filepath.Join(t.TempDir(), "flaky")
 	runExport(t, newExporter(t, cfg), got)
 	if flaky.Count("503") == 0 {
 		t.Fatal("no 503 was injected")
+	}
+	if n := flaky.MaxConcurrentDownloads(); n > 3 {
+		t.Errorf("%d downloads at once, limit 3", n)
 	}
 	norm := func(es []mapping.Entry) []mapping.Entry {
 		for i := range es {
@@ -428,7 +431,10 @@ func TestDebugHTTPHidesSecrets(t *testing.T) {
 	if !strings.Contains(out, "/gallery/user/album/list") || !strings.Contains(out, "/sts") {
 		t.Fatalf("debug log lacks requests:\n%.2000s", out)
 	}
-	for _, secret := range []string{srv.PassToken(), "svc-", "AUTH-TICKET", "meta-gallery", "NONCE"} {
+	if !strings.Contains(out, "albums:[3]{albumId:") {
+		t.Errorf("debug log lacks the response shapes")
+	}
+	for _, secret := range []string{srv.PassToken(), "svc-", "AUTH-TICKET", "meta-gallery", "NONCE", "zhang@example.com", "Groceries"} {
 		if strings.Contains(out, secret) {
 			t.Errorf("debug log shows %q", secret)
 		}

@@ -140,6 +140,8 @@ type Server struct {
 	tokens  map[string]int // serviceToken -> requests left (-1 forever)
 	nTokens int
 	counts  map[string]int
+	// inflight and maxInflight track downloads served at once.
+	inflight, maxInflight int
 }
 
 // New starts the fake with data d.
@@ -209,6 +211,13 @@ func (s *Server) Counts() map[string]int {
 	return out
 }
 
+// MaxConcurrentDownloads is the most file downloads served at once.
+func (s *Server) MaxConcurrentDownloads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInflight
+}
+
 // Requests is the total number of requests received, failed ones included.
 func (s *Server) Requests() int { return s.Count("total") }
 
@@ -261,6 +270,12 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 					return
 				}
 			}
+		}
+		// The web app's servers expect a browser.
+		if !strings.HasPrefix(r.UserAgent(), "Mozilla/5.0") {
+			s.count("bad-agent")
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -643,6 +658,15 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "POST expected", http.StatusMethodNotAllowed)
 			return
 		}
+		s.mu.Lock()
+		s.inflight++
+		s.maxInflight = max(s.maxInflight, s.inflight)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			s.mu.Unlock()
+		}()
 		if r.PostFormValue("meta") != "meta-"+kind+"-"+id {
 			http.Error(w, "bad meta", http.StatusForbidden)
 			return
