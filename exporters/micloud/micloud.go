@@ -3,8 +3,26 @@
 // notes with their images, recordings and contacts. SMS are only counted:
 // the web service lists each thread's last message, not the messages.
 //
-// Sign-in uses the account's long-lived passToken (pasted once, see
-// SaveAuth) to mint short-lived serviceTokens, again whenever one dies.
+// # Signing in
+//
+// Xiaomi's password login meets captchas and second verification, so the
+// person pastes two cookies once, and miexit mints the short-lived
+// serviceToken itself (again whenever one dies, mid-run included):
+//
+//  1. In a desktop browser, open https://i.mi.com, sign in, open Cloud
+//     Album (Gallery) once and tick "trust this device" if asked.
+//  2. Open the browser's developer tools (F12), Application (Chrome) or
+//     Storage (Firefox) > Cookies > https://account.xiaomi.com.
+//  3. Copy the values of the cookies userId and passToken, and give them
+//     to `miexit auth micloud` (SaveAuth). They are stored 0600 in the
+//     config dir and never printed. Signing out in that browser kills the
+//     passToken: close the tab instead.
+//
+// `--region cn|us|eu|in` (SetRegion) picks the host; "micloud:us" picks it
+// for one run. MIEXIT_MICLOUD_ENDPOINT (a base URL replacing the host),
+// MIEXIT_MICLOUD_USERID and MIEXIT_MICLOUD_PASSTOKEN override the stored
+// values; MIEXIT_DEBUG_HTTP=1 logs requests (no cookies, tokens or
+// signatures) and the shape of each answer (keys, not values).
 package micloud
 
 import (

@@ -47,7 +47,7 @@ func newExporter(t *testing.T, cfg Config) *Exporter {
 	return e
 }
 
-func runExport(t *testing.T, e *Exporter, dir string) {
+func runExport(t testing.TB, e *Exporter, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	w, err := snapshot.Create(dir, snapshot.Options{Source: "micloud:"})
