@@ -143,6 +143,9 @@ func parseJSONP(b []byte) (target, meta string, err error) {
 	return v.URL, v.Meta, nil
 }
 
+// errMissingFile is an attachment the storage host does not have.
+var errMissingFile = errors.New("the file is not on Mi Cloud any more")
+
 // noteFile downloads a note attachment: /file/full answers with a redirect
 // to a storage host that wants the cookies too.
 func (c *client) noteFile(ctx context.Context, fileID, dst, digest string) (io.ReadCloser, error) {
@@ -178,6 +181,10 @@ func (c *client) noteFile(ctx context.Context, fileID, dst, digest string) (io.R
 			if err != nil {
 				return err
 			}
+		}
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone {
+			resp.Body.Close()
+			return retry.Permanent(fmt.Errorf("%s: %w", name, errMissingFile))
 		}
 		if resp.StatusCode != http.StatusOK {
 			body, _ := readBody(resp)

@@ -133,6 +133,8 @@ type Report struct {
 	// Renamed maps server names that were unsafe or collided to the path
 	// used in the snapshot.
 	Renamed map[string]string
+	// MissingNoteFiles are note attachments the service answered 404 for.
+	MissingNoteFiles []string
 	// UnknownRecordings are recordings whose name had an unknown type or
 	// no suffix; they keep their listed name.
 	UnknownRecordings []string
@@ -346,6 +348,9 @@ var imageExt = map[string]string{"image/jpeg": ".jpg", "image/jpg": ".jpg", "ima
 func (x *export) notes(ctx context.Context) error {
 	folders := map[string]string{}
 	done := map[string]string{} // file id -> snapshot path, for files shared by notes
+	// The listing is read whole first (metadata only, small) because a
+	// folder may be named on a later page than its notes.
+	var all []noteEntry
 	for p, err := range x.e.c.notes(ctx, x.e.pageSize(200)) {
 		if err != nil {
 			return err
@@ -353,10 +358,11 @@ func (x *export) notes(ctx context.Context) error {
 		for _, f := range p.Folders {
 			folders[string(f.ID)] = f.Subject
 		}
-		for _, en := range p.Entries {
-			if err := x.note(ctx, en, folders, done); err != nil {
-				return err
-			}
+		all = append(all, p.Entries...)
+	}
+	for _, en := range all {
+		if err := x.note(ctx, en, folders, done); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -396,7 +402,14 @@ func (x *export) note(ctx context.Context, en noteEntry, folders map[string]stri
 		rel, ok := done[f.FileID]
 		if !ok {
 			rel = snapshot.NoteFilesDir + "/" + snapshot.SafeName(f.FileID, "file") + imageExt[strings.ToLower(f.MimeType)]
-			if err := x.noteFile(ctx, rel, f.FileID, f.Digest, time.UnixMilli(int64(en.ModifyDate))); err != nil {
+			err := x.noteFile(ctx, rel, f.FileID, f.Digest, time.UnixMilli(int64(en.ModifyDate)))
+			if errors.Is(err, errMissingFile) {
+				// The note keeps a visible mark where the image was.
+				x.w.Skip(mapping.KindFile, rel, fmt.Sprintf("note %q: Mi Cloud no longer has this attachment", title))
+				x.rep.MissingNoteFiles = append(x.rep.MissingNoteFiles, rel)
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("note %s (%q): %w", id, title, err)
 			}
 			done[f.FileID] = rel
@@ -404,7 +417,7 @@ func (x *export) note(ctx context.Context, en noteEntry, folders map[string]stri
 		links[f.FileID] = up + strings.TrimPrefix(rel, snapshot.NotesDir+"/")
 	}
 	body := noteMarkdown(content, func(fid string) string { return links[fid] })
-	n := mapping.Note{Key: "micloud-note-" + id, Folder: folder, Title: title, Body: body}
+	n := mapping.Note{Key: "micloud-note-" + id, Folder: folder, Title: title, Body: body, Deleted: en.Status == "deleted"}
 	if en.CreateDate > 0 {
 		n.Created = time.UnixMilli(int64(en.CreateDate)).UTC()
 	}

@@ -454,3 +454,19 @@ func TestExportHonoursCancel(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestMissingNoteImageIsReportedNotFatal(t *testing.T) {
+	d := micloudtest.Sample(false)
+	d.Notes[1].Images[1].Data = nil
+	srv := startFake(t, d, micloudtest.Options{})
+	e := newExporter(t, testConfig(srv))
+	dir := filepath.Join(t.TempDir(), "snap")
+	runExport(t, e, dir)
+	if rep := e.LastReport(); !slices.Equal(rep.MissingNoteFiles, []string{"notes/_files/1234567.Xyz_987.png"}) {
+		t.Errorf("missing = %q", rep.MissingNoteFiles)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "notes", "Work", "Meeting.md"))
+	if err != nil || !strings.Contains(string(b), "[image 1234567.Xyz_987 not downloaded]") || !strings.Contains(string(b), "![](../_files/1234567.Abc_Def-123.jpg)") {
+		t.Errorf("note body:\n%s (%v)", b, err)
+	}
+}

@@ -48,7 +48,8 @@ type Folder struct {
 	Subject string
 }
 
-// NoteImage is one file attached to a note.
+// NoteImage is one file attached to a note; nil Data makes the storage
+// host answer 404 (an attachment lost on the server).
 type NoteImage struct {
 	FileID string
 	MIME   string
@@ -702,7 +703,7 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 		fid, _ := url.PathUnescape(strings.TrimPrefix(p, "/notefile/"))
 		for _, n := range s.data.Notes {
 			for _, im := range n.Images {
-				if im.FileID == fid {
+				if im.FileID == fid && im.Data != nil {
 					w.Header().Set("Content-Type", im.MIME)
 					w.Write(im.Data)
 					return
