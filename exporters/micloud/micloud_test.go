@@ -470,3 +470,21 @@ func TestMissingNoteImageIsReportedNotFatal(t *testing.T) {
 		t.Errorf("note body:\n%s (%v)", b, err)
 	}
 }
+
+func TestRunKilledBeforeItsManifestDownloadsNothingAgain(t *testing.T) {
+	d := micloudtest.Sample(false)
+	srv := startFake(t, d, micloudtest.Options{})
+	dir := filepath.Join(t.TempDir(), "snap")
+	runExport(t, newExporter(t, testConfig(srv)), dir)
+	// A run killed after copying every file but before Commit leaves the
+	// files without a manifest.
+	if err := os.Remove(filepath.Join(dir, snapshot.ManifestPath)); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	runExport(t, newExporter(t, testConfig(srv)), dir)
+	if n := srv.Downloads(); n != 0 {
+		t.Errorf("re-run after a kill downloaded %d files (%s)", n, srv.SortedCounts())
+	}
+	checkExport(t, d, dir)
+}

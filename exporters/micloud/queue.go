@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/miexit/miexit/internal/fsutil"
@@ -26,6 +27,9 @@ type job struct {
 	done    chan struct{}
 	rc      io.ReadCloser
 	err     error
+	// local is set when the snapshot folder already holds these exact
+	// bytes (a run killed before its manifest was written).
+	local bool
 }
 
 // queue downloads up to n media at once while adding them to the snapshot
@@ -55,7 +59,7 @@ func (q *queue) add(ctx context.Context, m mapping.Media, fetch fetchFn) error {
 	}
 	j := &job{m: m, dst: dst, fetch: fetch, done: make(chan struct{})}
 	q.pending = append(q.pending, j)
-	if q.prefetch && q.needs(m) {
+	if q.prefetch && q.needs(j) {
 		q.start(j)
 	}
 	for len(q.pending) > q.window {
@@ -70,17 +74,52 @@ func (q *queue) add(ctx context.Context, m mapping.Media, fetch fetchFn) error {
 // needs predicts whether the writer will ask for m's bytes, by the rule
 // snapshot.Writer.AddMedia applies: same size and mtime as the previous
 // manifest's entry, and the file on disk still matching.
-func (q *queue) needs(m mapping.Media) bool {
+func (q *queue) needs(j *job) bool {
+	m := j.m
 	rel, err := mapping.CleanRelPath(m.Path)
 	if err != nil {
 		return false
 	}
 	prev, ok := q.x.prev[snapshot.MediaDir+"/"+rel]
-	if !ok || m.Size < 0 || prev.Size != m.Size || !prev.Modified.Equal(m.ModTime.Truncate(time.Second)) {
-		return true
+	if ok && m.Size >= 0 && prev.Size == m.Size && prev.Modified.Equal(m.ModTime.Truncate(time.Second)) {
+		st, err := os.Stat(filepath.Join(q.x.w.Dir(), filepath.FromSlash(prev.Path)))
+		if err == nil && st.Size() == prev.Size && st.ModTime().Equal(prev.Modified) {
+			return false
+		}
 	}
-	st, err := os.Stat(filepath.Join(q.x.w.Dir(), filepath.FromSlash(prev.Path)))
-	return err != nil || st.Size() != prev.Size || !st.ModTime().Equal(prev.Modified)
+	if f := localCopy(j.dst, m.Size, m.SHA1); f != nil {
+		f.Close()
+		j.local = true
+		return false
+	}
+	return true
+}
+
+// localCopy opens dst when it already holds the listed bytes (same size and
+// sha1), so a file finished by a killed run is not downloaded again.
+func localCopy(dst string, size int64, want string) *os.File {
+	if want == "" || size < 0 {
+		return nil
+	}
+	f, err := os.Open(dst)
+	if err != nil {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+		f.Close()
+		return nil
+	}
+	sum, err := sha1File(f)
+	if err != nil || !strings.EqualFold(sum, want) {
+		f.Close()
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 func (q *queue) start(j *job) {
@@ -109,6 +148,11 @@ func (q *queue) commit(j *job) error {
 			j.rc = nil
 			return rc, j.err
 		}
+		if j.local || !q.prefetch {
+			if f := localCopy(j.dst, j.m.Size, j.m.SHA1); f != nil {
+				return f, nil
+			}
+		}
 		select {
 		case q.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -128,7 +172,7 @@ func (q *queue) commit(j *job) error {
 	if opened && !q.prefetch {
 		q.prefetch = true
 		for _, p := range q.pending {
-			if !p.started && p != j && q.needs(p.m) {
+			if !p.started && p != j && q.needs(p) {
 				q.start(p)
 			}
 		}
