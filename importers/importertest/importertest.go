@@ -10,6 +10,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,13 +75,11 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("an interrupted import resumes without duplicates", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		copied := 0
+		var copied atomic.Int32
+		// Reporters are called from many goroutines.
 		stopper := progress.Func(func(e progress.Event) {
-			if e.Action == progress.Copied {
-				copied++
-				if copied == 3 {
-					cancel()
-				}
+			if e.Action == progress.Copied && copied.Add(1) == 3 {
+				cancel()
 			}
 		})
 		imp := h.New(t)
@@ -89,7 +88,7 @@ func Run(t *testing.T, h Harness) {
 		led.Close()
 		closeImp(imp)
 		cancel()
-		if err == nil && copied < 3 {
+		if err == nil && copied.Load() < 3 {
 			t.Fatalf("import finished after %d copies without being interrupted: the snapshot is too small", copied)
 		}
 		runImport(t, ctx, h, state, snapB, nil)

@@ -180,7 +180,9 @@ func TestRecordsRoundTripAndDuplicatesStoredOnce(t *testing.T) {
 }
 
 func TestRecordsRefusesHugeLines(t *testing.T) {
-	huge := io.MultiReader(strings.NewReader(`{"key":"k","body":"`), io.LimitReader(zeros{}, maxRecord+10), strings.NewReader("\"}\n"))
+	defer func(old int) { maxRecord = old }(maxRecord)
+	maxRecord = 1 << 20
+	huge := io.MultiReader(strings.NewReader(`{"key":"k","body":"`), io.LimitReader(zeros{}, int64(maxRecord)+10), strings.NewReader("\"}\n"))
 	for _, err := range Records(huge, "messages.jsonl") {
 		if !errors.Is(err, mapping.ErrBadInput) {
 			t.Fatalf("got %v, want ErrBadInput", err)
