@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -159,7 +160,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	pf.StringVar(&g.stateDir, "state-dir", "", "where the ledger and default snapshots live (default $MIEXIT_STATE_DIR or ~/.local/state/miexit)")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), versionCmd(g))
+	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), versionCmd(g))
 	return root
 }
 
@@ -189,16 +190,25 @@ func inventoryCmd(g *globals) *cobra.Command {
 			if err := need("from", from); err != nil {
 				return err
 			}
-			counts, err := pipeline.Inventory(cmd.Context(), from, g.options(false))
+			inv, err := pipeline.Inventory(cmd.Context(), from, g.options(false))
 			if err != nil {
 				return err
 			}
 			if g.json {
-				g.summary("inventory", counts)
+				m := map[string]any{}
+				for k, v := range inv.Extra {
+					m[k] = v
+				}
+				b, _ := json.Marshal(inv.Counts)
+				json.Unmarshal(b, &m)
+				g.summary("inventory", m)
 				return nil
 			}
 			if !g.quiet {
-				printCounts(g.stdout, from, counts)
+				printCounts(g.stdout, from, inv.Counts)
+				for _, k := range sortedKeys(inv.Extra) {
+					fmt.Fprintf(g.stdout, "  %s: %d\n", strings.ReplaceAll(k, "_", " "), inv.Extra[k])
+				}
 			}
 			return nil
 		},
@@ -457,4 +467,13 @@ func versionCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
 	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	_ "github.com/miexit/miexit/exporters/archive"
+	_ "github.com/miexit/miexit/exporters/micloud"
 	_ "github.com/miexit/miexit/importers/dir"
 )
 
