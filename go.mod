@@ -9,6 +9,8 @@ require (
 )
 
 require (
+	github.com/dropbox/dropbox-sdk-go-unofficial/v6 v6.6.3 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
