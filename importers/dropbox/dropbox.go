@@ -286,6 +286,7 @@ type job struct {
 	e      mapping.Entry
 	remote string // full Dropbox path
 	mapped bool   // remote differs from folder + snapshot path
+	note   string // what else the report should say about it
 }
 
 // pending is an uploaded, closed session awaiting its batch commit.

@@ -413,7 +413,7 @@ func TestVerifyCatchesDeletedAndChangedAndReimportRepairs(t *testing.T) {
 	}
 }
 
-func TestForeignFileIsNotOverwritten(t *testing.T) {
+func TestForeignFileIsKeptNotOverwritten(t *testing.T) {
 	f := newFixture(t)
 	snap := defaultSample(t)
 	p := f.folder + "/media/DCIM/Camera/IMG_20210503_080910.jpg"
@@ -421,16 +421,29 @@ func TestForeignFileIsNotOverwritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := &tally{}
-	err := f.importer().Import(context.Background(), snap, openLedger(t), rep)
-	if err == nil {
-		t.Fatal("import reported success although a file was left out")
+	if err := f.importer().Import(context.Background(), snap, openLedger(t), rep); err != nil {
+		t.Fatal(err)
 	}
-	data, _ := f.srv.ReadFile(p)
-	if string(data) != "someone else's photo" {
-		t.Errorf("foreign file overwritten: %q", data)
+	if data, _ := f.srv.ReadFile(p); string(data) != "jpeg bytes one" {
+		t.Errorf("the snapshot's photo is not in place: %q", data)
 	}
-	if rep.Count("import", mapping.KindMedia, progress.Failed) != 1 {
-		t.Errorf("the conflict was not reported as a failure")
+	kept := ""
+	for _, fl := range f.srv.Files() {
+		if data, _ := f.srv.ReadFile(fl.Path); string(data) == "someone else's photo" {
+			kept = fl.Path
+		}
+	}
+	if !strings.Contains(kept, "IMG_20210503_080910 (kept by miexit ") || !strings.HasSuffix(kept, ".jpg") {
+		t.Fatalf("the other file was not kept under a new name: %q", kept)
+	}
+	reported := false
+	for _, e := range rep.events() {
+		if e.Action == progress.Copied && strings.Contains(e.Err, kept) {
+			reported = true
+		}
+	}
+	if !reported {
+		t.Error("the report does not say where the other file went")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,11 +58,17 @@ func (r *runState) done(j job, meta *files.FileMetadata, hash string) error {
 		return err
 	}
 	ev := progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.Copied, Bytes: int64(meta.Size)}
+	var notes []string
 	if j.mapped {
 		// Not an error: the file is there, under a name Dropbox accepts.
-		ev.Err = "stored as " + j.remote + " (Dropbox refuses the original name or holds one differing only in case)"
+		notes = append(notes, "stored as "+j.remote+" (Dropbox refuses the original name or holds one differing only in case)")
 		r.im.log.Info("dropbox: name mapped", "path", j.e.Path, "remote", j.remote)
 	}
+	if j.note != "" {
+		notes = append(notes, j.note)
+		r.im.log.Warn("dropbox: replaced a file miexit did not write", "path", j.e.Path, "note", j.note)
+	}
+	ev.Err = strings.Join(notes, "; ")
 	r.rep.Report(ev)
 	return nil
 }
@@ -101,13 +108,27 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 	}
 	mode := &files.WriteMode{Tagged: dropbox.Tagged{Tag: files.WriteModeAdd}}
 	if exists {
-		if !inLedger || !strings.EqualFold(rec.Extra["path"], j.remote) {
-			r.fail(j, fmt.Errorf("%s already holds a different file that miexit did not write; it is left alone (move it away and run again)", j.remote))
+		if im.cfg.DryRun {
+			r.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.WouldCopy, Bytes: size})
 			return nil
 		}
-		// Ours, and out of date or damaged: replace exactly the revision
-		// listed, so a change made meanwhile by someone else is not lost.
-		mode = &files.WriteMode{Tagged: dropbox.Tagged{Tag: files.WriteModeUpdate}, Update: cur.rev}
+		if inLedger && strings.EqualFold(rec.Extra["path"], j.remote) {
+			// Ours, and out of date: replace exactly the revision listed,
+			// so a change made meanwhile by someone else is not lost.
+			mode = &files.WriteMode{Tagged: dropbox.Tagged{Tag: files.WriteModeUpdate}, Update: cur.rev}
+		} else {
+			// Not known to be ours (someone else's file, or one verify
+			// found damaged and forgot): keep it under another name.
+			kept, err := r.keepAside(ctx, j.remote, cur.rev)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r.fail(j, err)
+				return nil
+			}
+			j.note = "the different file that was there is kept as " + kept
+		}
 	}
 	if im.cfg.DryRun {
 		r.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.WouldCopy, Bytes: size})
@@ -233,6 +254,30 @@ func (r *runState) large(ctx context.Context, snap *snapshot.Reader, j job, size
 		return nil, fmt.Errorf("upload %s: %w", j.e.Path, err)
 	}
 	return meta, nil
+}
+
+// keepAside moves the file at p to "<name> (kept by miexit <rev>)<ext>"
+// so an upload can take its place without losing it.
+func (r *runState) keepAside(ctx context.Context, p, rev string) (string, error) {
+	ext := path.Ext(p)
+	if strings.Contains(ext, "/") || ext == p {
+		ext = ""
+	}
+	to := strings.TrimSuffix(p, ext) + " (kept by miexit " + rev + ")" + ext
+	err := r.im.call(ctx, "dropbox move "+p, func(ctx context.Context) error {
+		res, err := r.im.client.MoveV2Context(ctx, &files.RelocationArg{RelocationPath: files.RelocationPath{FromPath: p, ToPath: to}, Autorename: true})
+		if err != nil {
+			return err
+		}
+		if m, ok := res.Metadata.(*files.FileMetadata); ok {
+			to = m.PathDisplay
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("keep the different file at %s: %w", p, err)
+	}
+	return to, nil
 }
 
 // lookup returns the file at p, if any.

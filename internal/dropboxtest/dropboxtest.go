@@ -58,6 +58,7 @@ const (
 	RouteDelete      = "files/delete_v2"
 	RouteMkdir       = "files/create_folder_v2"
 	RouteDownload    = "files/download"
+	RouteMove        = "files/move_v2"
 )
 
 // File is a stored file as a test sees it.
@@ -666,6 +667,44 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		delete(s.files, k)
 		s.writes++
 		m := fileJSON(f)
+		m[".tag"] = "file"
+		return map[string]any{"metadata": m}, nil, nil
+
+	case RouteMove:
+		var a struct {
+			From       string `json:"from_path"`
+			To         string `json:"to_path"`
+			Autorename bool   `json:"autorename"`
+		}
+		if e := dec(&a); e != nil {
+			return nil, nil, e
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		fk := strings.ToLower(a.From)
+		f, ok := s.files[fk]
+		if !ok {
+			return nil, nil, conflict("from_lookup/not_found/..", tag("from_lookup", "from_lookup", tag("not_found")))
+		}
+		to := a.To
+		if _, taken := s.files[strings.ToLower(to)]; taken {
+			if !a.Autorename {
+				return nil, nil, conflict("to/conflict/file/..", tag("to", "to", tag("conflict", "conflict", tag("file"))))
+			}
+			ext := path.Ext(a.To)
+			for i := 1; ; i++ {
+				to = fmt.Sprintf("%s (%d)%s", strings.TrimSuffix(a.To, ext), i, ext)
+				if _, taken := s.files[strings.ToLower(to)]; !taken {
+					break
+				}
+			}
+		}
+		delete(s.files, fk)
+		moved := *f
+		moved.Path = s.displayPath(to)
+		s.files[strings.ToLower(to)] = &moved
+		s.writes++
+		m := fileJSON(&moved)
 		m[".tag"] = "file"
 		return map[string]any{"metadata": m}, nil, nil
 
