@@ -554,3 +554,75 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Error("dry run reported nothing it would copy")
 	}
 }
+
+func TestLargeUploadResumesItsSession(t *testing.T) {
+	const size = 5 << 19 // 2.5 MiB in 1 MiB chunks: start + 2 appends
+	for _, tc := range []struct {
+		name string
+		// lag rewinds the saved offset, as if the run died between an
+		// append and its save.
+		lag bool
+		// expire drops every session, as Dropbox does after 7 days.
+		expire     bool
+		wantStarts int
+	}{
+		{"resumes at the saved offset", false, false, 1},
+		{"saved offset behind Dropbox's", true, false, 1},
+		{"expired session starts over", false, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := snapshot.Create(dir, snapshot.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.AddMedia(context.Background(), mapping.Media{Path: "VID.mp4", Size: size, ModTime: modDate},
+				func(context.Context) (io.ReadCloser, error) { return io.NopCloser(randReader(size, 3)), nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := snapshot.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t)
+			led := openLedger(t)
+			cfg := func(c *Config) { c.SessionThreshold, c.ChunkSize = 1<<18, 1<<20; c.Retry.Attempts = 2 }
+			im := f.importer(cfg)
+			// Dropbox fails every attempt of the first append: the run fails
+			// after the session started.
+			f.srv.Inject(dropboxtest.Fault{Route: dropboxtest.RouteAppend, Status: 503, Times: 2})
+			if err := im.Import(context.Background(), snap, led, nil); err == nil {
+				t.Fatal("import succeeded through a dead connection")
+			}
+			if _, ok := f.srv.Stat(f.folder + "/media/VID.mp4"); ok {
+				t.Fatal("a partial file was committed")
+			}
+			rec, ok, err := led.Get(im.Name(), "media/VID.mp4")
+			if err != nil || !ok || rec.Extra[xSession] == "" {
+				t.Fatalf("no saved session: %+v %v %v", rec, ok, err)
+			}
+			if tc.lag {
+				rec.Extra[xOffset] = "0"
+				if err := led.PutNow(im.Name(), "media/VID.mp4", rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.expire {
+				f.srv.ExpireSessions()
+			}
+			if err := f.importer(cfg).Import(context.Background(), snap, led, nil); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := f.srv.Stat(f.folder + "/media/VID.mp4")
+			if !ok || got.Size != size || got.ContentHash != localContentHash(t, snap, "media/VID.mp4") {
+				t.Fatalf("resumed upload stored %+v", got)
+			}
+			if n := f.srv.Count(dropboxtest.RouteStart); n != tc.wantStarts {
+				t.Errorf("%d sessions started, want %d", n, tc.wantStarts)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -136,7 +137,7 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 	}
 	cm := clientModified(e)
 	if size > im.cfg.SessionThreshold {
-		meta, err := r.large(ctx, snap, j, size, mode, cm)
+		meta, err := r.large(ctx, snap, j, rec, size, hash, mode, cm)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -183,65 +184,139 @@ func commitInfo(p string, mode *files.WriteMode, cm *dropbox.DBXTime) *files.Com
 	return &files.CommitInfo{Path: p, Mode: mode, ClientModified: cm, Mute: true}
 }
 
+// errSessionGone means a resumed upload session is unknown to Dropbox
+// (expired after 7 days, or never existed): start a new one.
+var errSessionGone = errors.New("upload session gone")
+
+// Ledger Extra keys of a large upload in progress.
+const (
+	xSession     = "session"
+	xOffset      = "offset"
+	xSessionHash = "session_content_hash"
+)
+
 // large streams one file through start, append_v2 (the last with close)
-// and finish, one chunk per request read straight from the file.
-func (r *runState) large(ctx context.Context, snap *snapshot.Reader, j job, size int64, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
-	im := r.im
+// and finish, one chunk per request read straight from the file. The
+// session and its confirmed offset are saved durably after every chunk, so
+// a run killed halfway through a video resumes where it stopped.
+func (r *runState) large(ctx context.Context, snap *snapshot.Reader, j job, rec ledger.Record, size int64, hash string, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
 	f, err := snap.Open(j.e.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	chunk := im.cfg.ChunkSize
-	first := min(chunk, size)
-	var sid string
-	err = im.call(ctx, "dropbox session start "+j.e.Path, func(ctx context.Context) error {
-		// A section reader is seekable, so the SDK sends each chunk's
-		// content_hash and Dropbox checks it.
-		res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: first == size}, io.NewSectionReader(f, 0, first))
-		if err != nil {
-			return err
-		}
-		sid = res.SessionId
-		return nil
-	})
+	sid, off := "", int64(0)
+	if rec.Extra[xSession] != "" && rec.Extra[xSessionHash] == hash {
+		sid = rec.Extra[xSession]
+		off, _ = strconv.ParseInt(rec.Extra[xOffset], 10, 64)
+		r.im.log.Info("dropbox: resuming upload session", "path", j.e.Path, "offset", off, "size", size)
+	}
+	meta, err := r.session(ctx, f, j, rec, sid, off, size, hash, mode, cm)
+	if errors.Is(err, errSessionGone) && sid != "" {
+		meta, err = r.session(ctx, f, j, rec, "", 0, size, hash, mode, cm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upload %s: %w", j.e.Path, err)
 	}
-	for off := first; off < size; {
+	return meta, nil
+}
+
+func (r *runState) saveSession(j job, rec ledger.Record, sid string, off int64, hash string) error {
+	extra := map[string]string{}
+	for k, v := range rec.Extra {
+		extra[k] = v // keep "path" and "rev": they say whether the old file is ours
+	}
+	extra["content_hash"], extra[xSession], extra[xOffset], extra[xSessionHash] = hash, sid, strconv.FormatInt(off, 10), hash
+	return r.led.PutNow(r.im.Name(), j.e.Path, ledger.Record{SHA256: j.e.SHA256, Size: j.e.Size, RemoteID: rec.RemoteID, Extra: extra})
+}
+
+func lookupTag(err error) (string, uint64) {
+	var ae files.UploadSessionAppendV2APIError
+	if errors.As(err, &ae) && ae.EndpointError != nil {
+		if ae.EndpointError.IncorrectOffset != nil {
+			return ae.EndpointError.Tag, ae.EndpointError.IncorrectOffset.CorrectOffset
+		}
+		return ae.EndpointError.Tag, 0
+	}
+	return "", 0
+}
+
+func (r *runState) session(ctx context.Context, f io.ReaderAt, j job, rec ledger.Record, sid string, off, size int64, hash string, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
+	im := r.im
+	chunk := im.cfg.ChunkSize
+	if sid == "" {
+		first := min(chunk, size)
+		err := im.call(ctx, "dropbox session start "+j.e.Path, func(ctx context.Context) error {
+			// A section reader is seekable, so the SDK sends each chunk's
+			// content_hash and Dropbox checks it.
+			res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: first == size}, io.NewSectionReader(f, 0, first))
+			if err != nil {
+				return err
+			}
+			sid = res.SessionId
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		off = first
+		if err := r.saveSession(j, rec, sid, off, hash); err != nil {
+			return nil, err
+		}
+	}
+	for off < size {
 		n := min(chunk, size-off)
 		last := off+n == size
 		o := off
+		next := o + n
 		err := im.call(ctx, "dropbox session append "+j.e.Path, func(ctx context.Context) error {
 			err := im.client.UploadSessionAppendV2Context(ctx, &files.UploadSessionAppendArg{
 				Cursor: &files.UploadSessionCursor{SessionId: sid, Offset: uint64(o)}, Close: last,
 			}, io.NewSectionReader(f, o, n))
-			// An earlier attempt whose answer was lost may have landed.
-			var ae files.UploadSessionAppendV2APIError
-			if errors.As(err, &ae) && ae.EndpointError != nil && ae.EndpointError.IncorrectOffset != nil &&
-				ae.EndpointError.IncorrectOffset.CorrectOffset == uint64(o+n) {
+			switch tag, correct := lookupTag(err); tag {
+			case files.UploadSessionLookupErrorIncorrectOffset:
+				// Dropbox holds more or less than we thought (an answer
+				// lost, or a saved offset that lagged): carry on from
+				// what it has.
+				if int64(correct) <= size {
+					next = int64(correct)
+					return nil
+				}
+			case files.UploadSessionLookupErrorClosed:
+				// Only the last chunk closes: everything is there.
+				next = size
 				return nil
+			case files.UploadSessionLookupErrorNotFound:
+				return retry.Permanent(errSessionGone)
 			}
 			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("upload %s at offset %d: %w", j.e.Path, o, err)
+			return nil, fmt.Errorf("at offset %d: %w", o, err)
 		}
-		off += n
+		off = next
+		if err := r.saveSession(j, rec, sid, off, hash); err != nil {
+			return nil, err
+		}
 	}
 	var meta *files.FileMetadata
-	err = im.call(ctx, "dropbox session finish "+j.e.Path, func(ctx context.Context) error {
+	err := im.call(ctx, "dropbox session finish "+j.e.Path, func(ctx context.Context) error {
 		m, err := im.client.UploadSessionFinishContext(ctx, &files.UploadSessionFinishArg{
 			Cursor: &files.UploadSessionCursor{SessionId: sid, Offset: uint64(size)},
 			Commit: commitInfo(j.remote, mode, cm),
 		}, nil)
 		var fe files.UploadSessionFinishAPIError
-		if errors.As(err, &fe) && fe.EndpointError != nil && fe.EndpointError.LookupFailed != nil &&
-			fe.EndpointError.LookupFailed.Tag == files.UploadSessionLookupErrorNotFound {
-			// The session is gone: an earlier attempt may have committed it.
-			if m2, ok := r.lookup(ctx, j.remote); ok {
-				meta = m2
-				return nil
+		if errors.As(err, &fe) && fe.EndpointError != nil && fe.EndpointError.LookupFailed != nil {
+			switch fe.EndpointError.LookupFailed.Tag {
+			case files.UploadSessionLookupErrorNotFound:
+				// An earlier attempt may have committed it.
+				if m2, ok := r.lookup(ctx, j.remote); ok && m2.ContentHash == hash {
+					meta = m2
+					return nil
+				}
+				return retry.Permanent(errSessionGone)
+			case files.UploadSessionLookupErrorIncorrectOffset:
+				return retry.Permanent(errSessionGone)
 			}
 		}
 		if err != nil {
@@ -250,10 +325,7 @@ func (r *runState) large(ctx context.Context, snap *snapshot.Reader, j job, size
 		meta = m
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("upload %s: %w", j.e.Path, err)
-	}
-	return meta, nil
+	return meta, err
 }
 
 // keepAside moves the file at p to "<name> (kept by miexit <rev>)<ext>"

@@ -257,6 +257,13 @@ func (s *Server) Corrupt(p string) error {
 	return nil
 }
 
+// ExpireSessions forgets every upload session, as Dropbox does after 7 days.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions = map[string]*session{}
+}
+
 // store puts a blob at p, creating parents; s.mu must be held.
 func (s *Server) store(p string, blob *blob, size int64, hash string, cm time.Time) *File {
 	s.seq++
