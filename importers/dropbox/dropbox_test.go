@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestRerunWritesNothing(t *testing.T) {
 	}
 }
 
-func smallFiles(t *testing.T, n int) (*snapshot.Reader, int) {
+func smallFiles(t testing.TB, n int) (*snapshot.Reader, int) {
 	var att []sampleFile
 	for i := range n {
 		att = append(att, sampleFile{path: fmt.Sprintf("messages/attachments/%d/p%d.txt", i%37, i), data: fmt.Sprintf("part %d", i)})
@@ -218,8 +219,18 @@ func TestLargeFilesGoThroughSessions(t *testing.T) {
 			}
 			f := newFixture(t)
 			im := f.importer(func(c *Config) { c.SessionThreshold, c.ChunkSize = tc.threshold, tc.chunk })
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
 			if err := im.Import(context.Background(), snap, openLedger(t), nil); err != nil {
 				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&m1)
+			// Everything allocated during the run, the fake included: far
+			// less than the file, so nothing held it whole.
+			alloc := int64(m1.TotalAlloc - m0.TotalAlloc)
+			t.Logf("%d-byte file: %d bytes allocated in all", tc.size, alloc)
+			if tc.size > 100<<20 && alloc > tc.size/4 {
+				t.Errorf("allocated %d bytes for a %d-byte file: the upload does not stream", alloc, tc.size)
 			}
 			got, ok := f.srv.Stat(f.folder + "/media/DCIM/Camera/VID_大.mp4")
 			if !ok {

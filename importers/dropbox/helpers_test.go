@@ -43,13 +43,13 @@ func (s *sleeps) all() []time.Duration {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *dropboxtest.Server
 	sleeps *sleeps
 	folder string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	return &fixture{t: t, srv: dropboxtest.New(t, testToken), sleeps: &sleeps{}, folder: "/miexit/test"}
 }
 
@@ -73,7 +73,7 @@ func (f *fixture) importer(cfg ...func(*Config)) *Importer {
 	return im
 }
 
-func openLedger(t *testing.T) *ledger.Ledger {
+func openLedger(t testing.TB) *ledger.Ledger {
 	l, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ var (
 	modDate   = time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)
 )
 
-func buildSnapshot(t *testing.T, media []sampleFile, attachments []sampleFile) *snapshot.Reader {
+func buildSnapshot(t testing.TB, media []sampleFile, attachments []sampleFile) *snapshot.Reader {
 	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -145,7 +145,7 @@ func buildSnapshot(t *testing.T, media []sampleFile, attachments []sampleFile) *
 	return r
 }
 
-func defaultSample(t *testing.T) *snapshot.Reader {
+func defaultSample(t testing.TB) *snapshot.Reader {
 	return buildSnapshot(t, []sampleFile{
 		{path: "DCIM/Camera/IMG_20210503_080910.jpg", data: "jpeg bytes one", taken: takenDate},
 		{path: "DCIM/相机/照片 一.jpg", data: "jpeg bytes two"},

@@ -14,6 +14,7 @@ import (
 	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox"
 	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/files"
 
+	"github.com/miexit/miexit/internal/dropboxhash"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/retry"
@@ -241,15 +242,20 @@ func lookupTag(err error) (string, uint64) {
 	return "", 0
 }
 
+// session uploads the file from off on. Each chunk carries its own
+// content_hash, computed here by streaming (the SDK's automatic one buffers
+// 4 MiB blocks), so Dropbox refuses a chunk damaged on the way.
 func (r *runState) session(ctx context.Context, f io.ReaderAt, j job, rec ledger.Record, sid string, off, size int64, hash string, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
 	im := r.im
 	chunk := im.cfg.ChunkSize
 	if sid == "" {
 		first := min(chunk, size)
 		err := im.call(ctx, "dropbox session start "+j.e.Path, func(ctx context.Context) error {
-			// A section reader is seekable, so the SDK sends each chunk's
-			// content_hash and Dropbox checks it.
-			res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: first == size}, io.NewSectionReader(f, 0, first))
+			ch, err := dropboxhash.Hex(io.NewSectionReader(f, 0, first))
+			if err != nil {
+				return retry.Permanent(err)
+			}
+			res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: first == size, ContentHash: ch}, io.NewSectionReader(f, 0, first))
 			if err != nil {
 				return err
 			}
@@ -270,8 +276,12 @@ func (r *runState) session(ctx context.Context, f io.ReaderAt, j job, rec ledger
 		o := off
 		next := o + n
 		err := im.call(ctx, "dropbox session append "+j.e.Path, func(ctx context.Context) error {
-			err := im.client.UploadSessionAppendV2Context(ctx, &files.UploadSessionAppendArg{
-				Cursor: &files.UploadSessionCursor{SessionId: sid, Offset: uint64(o)}, Close: last,
+			ch, err := dropboxhash.Hex(io.NewSectionReader(f, o, n))
+			if err != nil {
+				return retry.Permanent(err)
+			}
+			err = im.client.UploadSessionAppendV2Context(ctx, &files.UploadSessionAppendArg{
+				Cursor: &files.UploadSessionCursor{SessionId: sid, Offset: uint64(o)}, Close: last, ContentHash: ch,
 			}, io.NewSectionReader(f, o, n))
 			switch tag, correct := lookupTag(err); tag {
 			case files.UploadSessionLookupErrorIncorrectOffset:
