@@ -191,6 +191,20 @@ func (im *Importer) Name() string { return "dropbox:" + im.cfg.Folder }
 // NewHash returns Dropbox's content_hash, which List puts in Remote.Hash.
 func (im *Importer) NewHash() hash.Hash { return dropboxhash.New() }
 
+func (im *Importer) sleep(ctx context.Context, d time.Duration) error {
+	if im.cfg.Retry.Sleep != nil {
+		return im.cfg.Retry.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // call runs one SDK call under the retry policy.
 func (im *Importer) call(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	return im.cfg.Retry.Do(ctx, op, func(ctx context.Context) error {

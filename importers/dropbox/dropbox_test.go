@@ -317,6 +317,7 @@ func TestRateLimitsAndServerErrors(t *testing.T) {
 	}{
 		{"too_many_write_operations asks for five minutes", []dropboxtest.Fault{{Route: dropboxtest.RouteFinishBatch, Status: 429, Reason: "too_many_write_operations", RetryAfter: 300 * time.Second}}, 300 * time.Second},
 		{"429 on a session start", []dropboxtest.Fault{{Route: dropboxtest.RouteStart, Status: 429, RetryAfter: 45 * time.Second, Times: 2}}, 45 * time.Second},
+		{"429 with a plain-text body keeps its Retry-After header", []dropboxtest.Fault{{Route: dropboxtest.RouteStart, Status: 429, RetryAfter: 120 * time.Second, PlainBody: true}}, 120 * time.Second},
 		{"503 then 500 on listing", []dropboxtest.Fault{{Route: dropboxtest.RouteList, Status: 503}, {Route: dropboxtest.RouteList, Status: 500}}, 0},
 		{"502 on the commit", []dropboxtest.Fault{{Route: dropboxtest.RouteFinishBatch, Status: 502}}, 0},
 	} {
@@ -635,5 +636,33 @@ func TestLargeUploadResumesItsSession(t *testing.T) {
 				t.Errorf("%d sessions started, want %d", n, tc.wantStarts)
 			}
 		})
+	}
+}
+
+func TestBatchEntriesRefusedForWriteContentionAreRecommitted(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	f.srv.FailBatchEntries(3, "too_many_write_operations")
+	if err := f.importer().Import(context.Background(), snap, openLedger(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if got := len(f.srv.Files()); got != n {
+		t.Errorf("Dropbox holds %d files, want %d", got, n)
+	}
+	if got := f.srv.Count(dropboxtest.RouteFinishBatch); got != 2 {
+		t.Errorf("finish_batch_v2 called %d times, want 2 (the refused entries again)", got)
+	}
+	if got := f.srv.Count(dropboxtest.RouteStart); got != n {
+		t.Errorf("%d sessions started for %d files: refused entries must reuse theirs", got, n)
+	}
+	if len(f.sleeps.all()) == 0 {
+		t.Error("recommitted without waiting")
 	}
 }

@@ -466,8 +466,11 @@ func (r *runState) commit(ctx context.Context, batch []pending) error {
 				}
 				return nil
 			}
-			im.cfg.Retry.Pacer.PauseFor(time.Second << round)
-			if err := im.cfg.Retry.Pacer.Wait(ctx); err != nil {
+			// Every worker pauses, not only the committer: Dropbox's write
+			// lock is per namespace.
+			d := time.Second << round
+			im.cfg.Retry.Pacer.PauseFor(d)
+			if err := im.sleep(ctx, d); err != nil {
 				return err
 			}
 		}

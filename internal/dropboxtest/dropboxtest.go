@@ -84,6 +84,9 @@ type Fault struct {
 	Reason string
 	// Times is how many requests fail (default 1).
 	Times int
+	// PlainBody sends a 429 with a text body instead of the JSON error,
+	// as proxies and overloaded front ends do.
+	PlainBody bool
 }
 
 // Server is the fake. Its methods are safe for concurrent use.
@@ -104,7 +107,11 @@ type Server struct {
 	counts   map[string]int
 	writes   int
 	faults   []*Fault
-	seq      int
+	// failEntries makes that many finish_batch_v2 entries fail with
+	// failTag (the session stays usable, as with Dropbox).
+	failEntries int
+	failTag     string
+	seq         int
 }
 
 type session struct {
@@ -255,6 +262,15 @@ func (s *Server) Corrupt(p string) error {
 	f.Size = int64(len(data))
 	f.ContentHash, _ = dropboxhash.Hex(bytes.NewReader(data))
 	return nil
+}
+
+// FailBatchEntries makes the next n entries of finish_batch_v2 fail with
+// the given UploadSessionFinishError tag, such as
+// "too_many_write_operations", leaving their sessions usable.
+func (s *Server) FailBatchEntries(n int, tag string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failEntries, s.failTag = n, tag
 }
 
 // ExpireSessions forgets every upload session, as Dropbox does after 7 days.
@@ -408,7 +424,7 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 	if f.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	if f.Status == http.StatusTooManyRequests {
+	if f.Status == http.StatusTooManyRequests && !f.PlainBody {
 		reason := f.Reason
 		if reason == "" {
 			reason = "too_many_requests"
@@ -418,7 +434,7 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(f.Status)
-	fmt.Fprintf(w, "Internal Server Error (injected %d)", f.Status)
+	fmt.Fprintf(w, "%s (injected)", http.StatusText(f.Status))
 }
 
 func writeErr(w http.ResponseWriter, e *apiErr) {
@@ -554,6 +570,11 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		defer s.mu.Unlock()
 		var out []any
 		for _, en := range a.Entries {
+			if s.failEntries > 0 {
+				s.failEntries--
+				out = append(out, map[string]any{".tag": "failure", "failure": tag(s.failTag)})
+				continue
+			}
 			f, e := s.finish(en.Cursor, en.Commit, true)
 			if e != nil {
 				out = append(out, map[string]any{".tag": "failure", "failure": e.body})
