@@ -329,7 +329,10 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		}
 		have[strings.ToLower(f.path)] = f
 	}
-	names := newNamer(im.cfg.Folder)
+	names, err := im.plan(snap, led)
+	if err != nil {
+		return fmt.Errorf("import to %s: %w", im.Name(), err)
+	}
 	run := &runState{im: im, led: led, rep: rep, have: have}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -341,7 +344,8 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 			if err != nil {
 				return err
 			}
-			rp, mapped := names.remote(e.Path)
+			pl := names[e.Path]
+			rp, mapped := pl.remote, pl.mapped
 			select {
 			case jobs <- job{e: e, remote: rp, mapped: mapped}:
 			case <-gctx.Done():
@@ -367,7 +371,7 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return err
 	})
 	g.Go(func() error { return run.committer(gctx, commits) })
-	err := g.Wait()
+	err = g.Wait()
 	if ferr := led.Flush(); err == nil {
 		err = ferr
 	}

@@ -304,7 +304,7 @@ func TestCaseCollisionsAndRefusedNames(t *testing.T) {
 			mapped++
 		}
 	}
-	if mapped != 4 { // img_1.jpg, Img_1.jpg, "Folder /x.txt" and folder/y.txt (folder differs in case)
+	if mapped != 4 { // img_1.jpg, Img_1.jpg, "Folder /x.txt" and the look-alikes
 		t.Errorf("%d names reported as mapped, want 4", mapped)
 	}
 }
@@ -664,5 +664,60 @@ func TestBatchEntriesRefusedForWriteContentionAreRecommitted(t *testing.T) {
 	}
 	if len(f.sleeps.all()) == 0 {
 		t.Error("recommitted without waiting")
+	}
+}
+
+func TestNamesDoNotDependOnManifestOrder(t *testing.T) {
+	for _, order := range [][]string{{"IMG_1.JPG", "img_1.jpg"}, {"img_1.jpg", "IMG_1.JPG"}} {
+		var att []sampleFile
+		for _, n := range order {
+			att = append(att, sampleFile{path: "messages/attachments/" + n, data: n})
+		}
+		snap := buildSnapshot(t, nil, att)
+		f := newFixture(t)
+		plan, err := f.importer().plan(snap, openLedger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plan["messages/attachments/IMG_1.JPG"].remote; got != f.folder+"/messages/attachments/IMG_1.JPG" {
+			t.Errorf("order %v: IMG_1.JPG -> %s", order, got)
+		}
+		if got := plan["messages/attachments/img_1.jpg"].remote; got != f.folder+"/messages/attachments/img_1‛2.jpg" {
+			t.Errorf("order %v: img_1.jpg -> %s", order, got)
+		}
+	}
+}
+
+func TestNamesStickAcrossSnapshots(t *testing.T) {
+	f := newFixture(t)
+	led := openLedger(t)
+	both := buildSnapshot(t, nil, []sampleFile{
+		{path: "messages/attachments/IMG_1.JPG", data: "upper"},
+		{path: "messages/attachments/img_1.jpg", data: "lower"},
+	})
+	if err := f.importer().Import(context.Background(), both, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The phone lost IMG_1.JPG; the next snapshot has only img_1.jpg, which
+	// must stay where it is rather than take the freed plain name.
+	one := buildSnapshot(t, nil, []sampleFile{{path: "messages/attachments/img_1.jpg", data: "lower"}})
+	before := f.srv.Writes()
+	rep := &tally{}
+	if err := f.importer().Import(context.Background(), one, led, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rep.events() {
+		if e.Item == "messages/attachments/img_1.jpg" && e.Action != progress.Unchanged {
+			t.Errorf("img_1.jpg: %s %s, want unchanged", e.Action, e.Err)
+		}
+	}
+	for _, fl := range f.srv.Files() {
+		if strings.Contains(fl.Path, "kept by miexit") {
+			t.Errorf("a file was moved aside: %s", fl.Path)
+		}
+	}
+	// The documents of both snapshots are the same: nothing to write.
+	if d := f.srv.Writes() - before; d != 0 {
+		t.Errorf("%d writes for a snapshot whose only file is already there", d)
 	}
 }

@@ -2,9 +2,13 @@ package dropbox
 
 import (
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/snapshot"
 )
 
 // Dropbox refuses some names a phone happily holds (a backslash, DEL, a
@@ -144,4 +148,81 @@ func (n *namer) remote(rel string) (string, bool) {
 		cur += "/" + final
 	}
 	return cur, changed
+}
+
+// claim gives rel the remote path it had in an earlier run, if no other
+// path of this run holds any of its names; it reports whether it did.
+func (n *namer) claim(rel, remote string) bool {
+	segs := strings.Split(rel, "/")
+	rsegs := strings.Split(strings.TrimPrefix(remote, n.folder+"/"), "/")
+	if !strings.HasPrefix(remote, n.folder+"/") || len(segs) != len(rsegs) {
+		return false
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	type step struct{ k, taken, final string }
+	var steps []step
+	cur := n.folder
+	for i, seg := range segs {
+		enc := encodeSegment(seg)
+		final := rsegs[i]
+		if decodeSegment(final) != seg {
+			return false
+		}
+		k := cur + "\x00" + enc
+		tk := strings.ToLower(cur + "/" + final)
+		if a, ok := n.assigned[k]; ok && a != final {
+			return false
+		} else if !ok && n.taken[tk] {
+			return false
+		}
+		steps = append(steps, step{k, tk, final})
+		cur += "/" + final
+	}
+	for _, st := range steps {
+		n.assigned[st.k] = st.final
+		n.taken[st.taken] = true
+	}
+	return true
+}
+
+// placed is where one snapshot path goes.
+type placed struct {
+	remote string
+	mapped bool // differs from folder + path
+}
+
+// plan names every whole file of the snapshot before anything is
+// uploaded, so names do not depend on the manifest's order (which
+// concurrent exports do not keep) and stay what they were: a path keeps
+// the remote name the ledger recorded for it, and the others take names
+// in byte order, so IMG_1.JPG keeps its name before img_1.jpg.
+func (im *Importer) plan(snap *snapshot.Reader, led *ledger.Ledger) (map[string]placed, error) {
+	n := newNamer(im.cfg.Folder)
+	out := map[string]placed{}
+	var rest []string
+	for e, err := range snap.Files() {
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[e.Path]; dup {
+			continue
+		}
+		rec, ok, err := led.Get(im.Name(), e.Path)
+		if err != nil {
+			return nil, err
+		}
+		if p := rec.Extra["path"]; ok && p != "" && n.claim(e.Path, p) {
+			out[e.Path] = placed{remote: p, mapped: p != im.cfg.Folder+"/"+e.Path}
+			continue
+		}
+		out[e.Path] = placed{}
+		rest = append(rest, e.Path)
+	}
+	slices.Sort(rest)
+	for _, p := range rest {
+		r, mapped := n.remote(p)
+		out[p] = placed{remote: r, mapped: mapped}
+	}
+	return out, nil
 }
