@@ -25,6 +25,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox"
@@ -354,9 +355,13 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		}
 		return nil
 	})
-	var workers errgroup.Group
+	// Workers run in g, so one failing stops the others at once; commits
+	// closes when the last of them is done.
+	var workers sync.WaitGroup
 	for range im.cfg.Concurrency {
-		workers.Go(func() error {
+		workers.Add(1)
+		g.Go(func() error {
+			defer workers.Done()
 			for j := range jobs {
 				if err := run.one(gctx, snap, j, commits); err != nil {
 					return err
@@ -366,9 +371,9 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		})
 	}
 	g.Go(func() error {
-		err := workers.Wait()
+		workers.Wait()
 		close(commits)
-		return err
+		return nil
 	})
 	g.Go(func() error { return run.committer(gctx, commits) })
 	err = g.Wait()

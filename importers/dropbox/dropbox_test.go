@@ -673,6 +673,7 @@ func TestNamesDoNotDependOnManifestOrder(t *testing.T) {
 		for _, n := range order {
 			att = append(att, sampleFile{path: "messages/attachments/" + n, data: n})
 		}
+		att = append(att, sampleFile{path: "Messages/x.txt", data: "x"})
 		snap := buildSnapshot(t, nil, att)
 		f := newFixture(t)
 		plan, err := f.importer().plan(snap, openLedger(t))
@@ -684,6 +685,13 @@ func TestNamesDoNotDependOnManifestOrder(t *testing.T) {
 		}
 		if got := plan["messages/attachments/img_1.jpg"].remote; got != f.folder+"/messages/attachments/img_1‛2.jpg" {
 			t.Errorf("order %v: img_1.jpg -> %s", order, got)
+		}
+		// An attachment folder that sorts first never pushes a document aside.
+		if got := plan[snapshot.MessagesPath].remote; got != f.folder+"/"+snapshot.MessagesPath {
+			t.Errorf("messages.jsonl -> %s", got)
+		}
+		if got := plan["Messages/x.txt"].remote; got != f.folder+"/Messages‛2/x.txt" {
+			t.Errorf("Messages/x.txt -> %s", got)
 		}
 	}
 }

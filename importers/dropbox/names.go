@@ -219,7 +219,25 @@ func (im *Importer) plan(snap *snapshot.Reader, led *ledger.Ledger) (map[string]
 		out[e.Path] = placed{}
 		rest = append(rest, e.Path)
 	}
-	slices.Sort(rest)
+	// The snapshot's own documents first: List fetches them by their plain
+	// names, so an attachment such as Contacts/x must not push
+	// contacts/contacts.vcf aside.
+	doc := func(p string) bool {
+		switch p {
+		case snapshot.ContactsPath, snapshot.MessagesPath, snapshot.CallsPath, snapshot.SMSXMLPath, snapshot.CallsXMLPath:
+			return true
+		}
+		return false
+	}
+	slices.SortFunc(rest, func(a, b string) int {
+		if da, db := doc(a), doc(b); da != db {
+			if da {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
 	for _, p := range rest {
 		r, mapped := n.remote(p)
 		out[p] = placed{remote: r, mapped: mapped}
