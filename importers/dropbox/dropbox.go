@@ -105,6 +105,11 @@ func FolderFor(arg, source string) (string, error) {
 	if c == "/" {
 		return "", fmt.Errorf("%w: dropbox: name a folder, not the root of the Dropbox", mapping.ErrBadInput)
 	}
+	for _, seg := range strings.Split(c[1:], "/") {
+		if strings.HasSuffix(seg, " ") || strings.ContainsFunc(seg, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+			return "", fmt.Errorf("%w: dropbox folder %q: Dropbox refuses the name %q (a backslash, a control character or a trailing space)", mapping.ErrBadInput, arg, seg)
+		}
+	}
 	return c, nil
 }
 
@@ -171,9 +176,17 @@ func New(cfg Config) (*Importer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	base := http.DefaultTransport
+	var base http.RoundTripper
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
+	} else {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// No overall timeout (a 64 MiB chunk on a slow uplink takes long),
+		// but a server that takes the request and never answers must not
+		// hang the run; and every worker keeps its connection.
+		t.ResponseHeaderTimeout = 5 * time.Minute
+		t.MaxIdleConnsPerHost = cfg.Concurrency + 2
+		base = t
 	}
 	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, cfg.TokenSource), Base: headerTransport{base: base}}}
 	dc := dropbox.Config{Client: hc, LogLevel: dropbox.LogOff}
@@ -226,11 +239,24 @@ type remoteFile struct {
 func (im *Importer) walk(ctx context.Context) iter.Seq2[remoteFile, error] {
 	return func(yield func(remoteFile, error) bool) {
 		root := strings.ToLower(im.cfg.Folder)
-		dirs := map[string]string{root: ""}
+		names := map[string]string{} // folder path_lower -> its own name
+		var resolve func(p string) (string, bool)
+		resolve = func(p string) (string, bool) {
+			if p == root {
+				return "", true
+			}
+			name, ok := names[p]
+			if !ok {
+				return "", false
+			}
+			parent, ok := resolve(path.Dir(p))
+			return parent + "/" + name, ok
+		}
+		// Files whose folders have not been listed yet wait for them:
+		// Dropbox does not promise parents first.
 		var orphans []*files.FileMetadata
 		emit := func(f *files.FileMetadata) (bool, bool) {
-			parent := path.Dir(f.PathLower)
-			d, ok := dirs[parent]
+			d, ok := resolve(path.Dir(f.PathLower))
 			if !ok {
 				return false, true
 			}
@@ -255,9 +281,7 @@ func (im *Importer) walk(ctx context.Context) iter.Seq2[remoteFile, error] {
 			for _, m := range res.Entries {
 				switch m := m.(type) {
 				case *files.FolderMetadata:
-					if d, ok := dirs[path.Dir(m.PathLower)]; ok {
-						dirs[m.PathLower] = d + "/" + m.Name
-					}
+					names[m.PathLower] = m.Name
 				case *files.FileMetadata:
 					ok, more := emit(m)
 					if !more {

@@ -729,3 +729,37 @@ func TestNamesStickAcrossSnapshots(t *testing.T) {
 		t.Errorf("%d writes for a snapshot whose only file is already there", d)
 	}
 }
+
+func TestListDoesNotNeedParentsFirst(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	im := f.importer()
+	if err := im.Import(context.Background(), snap, openLedger(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.ChildrenFirst, f.srv.PageSize = true, 2
+	want := map[string]bool{}
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == mapping.KindMedia {
+			want[e.Path] = true
+		}
+	}
+	got := map[string]bool{}
+	for r, err := range im.List(context.Background(), mapping.KindMedia) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[r.Path] = true
+	}
+	if len(got) != len(want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	for p := range want {
+		if !got[p] {
+			t.Errorf("%s not listed", p)
+		}
+	}
+}

@@ -76,6 +76,8 @@ func TestFolderFor(t *testing.T) {
 		{"/Some/../Folder", "x", "/Folder", false},
 		{"relative", "x", "", true},
 		{"/", "x", "", true},
+		{"/Trailing /x", "x", "", true},
+		{`/back\slash`, "x", "", true},
 	} {
 		got, err := FolderFor(tc.arg, tc.source)
 		if tc.bad {

@@ -28,6 +28,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,9 @@ type Server struct {
 	Token string
 	// PageSize bounds list_folder pages when the request gives no limit.
 	PageSize int
+	// ChildrenFirst lists entries deepest first: Dropbox does not promise
+	// to list a folder before what it holds.
+	ChildrenFirst bool
 
 	srv  *httptest.Server
 	blob string
@@ -621,6 +625,9 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		}
 		// Parents before children, as Dropbox lists them.
 		sort.Slice(all, func(i, j int) bool { return pathLower(all[i]) < pathLower(all[j]) })
+		if s.ChildrenFirst {
+			slices.Reverse(all)
+		}
 		limit := a.Limit
 		if limit <= 0 {
 			limit = s.PageSize
