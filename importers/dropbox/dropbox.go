@@ -8,7 +8,16 @@
 //
 // MIEXIT_DROPBOX_ENDPOINT (a base URL serving <base>/2/<namespace>/<route>)
 // and MIEXIT_DROPBOX_TOKEN (a static access token) point it at a fake or a
-// proxy; otherwise the refresh token saved by Auth is used.
+// proxy; otherwise the refresh token saved by Auth (`miexit auth dropbox`)
+// in <config dir>/dropbox-token.json is used.
+//
+// Requests per run: one recursive list_folder (plus one list_folder/continue
+// per further page) to learn what the folder holds; then for each file to
+// copy up to 150 MiB, one upload_session/start carrying the whole file and
+// closing the session, and one upload_session/finish_batch_v2 per 1,000
+// such files; for each larger file, start + append_v2 per 64 MiB chunk (the
+// last with close) + finish. 1,000 small files: 1,000 starts + 1 commit. A
+// re-run of an unchanged snapshot only lists.
 package dropbox
 
 import (

@@ -102,8 +102,13 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 	rel := strings.TrimPrefix(j.remote, im.cfg.Folder+"/")
 	cur, exists := r.have[strings.ToLower(rel)]
 	if exists && cur.hash == hash {
-		if err := r.remember(j, cur.id, cur.rev, hash); err != nil {
-			return err
+		// Record it unless the ledger already says exactly this: a
+		// re-run of a big library should not rewrite the whole ledger.
+		same := inLedger && rec.SHA256 == e.SHA256 && rec.Extra["path"] == j.remote && rec.Extra["rev"] == cur.rev && rec.Extra[xSession] == ""
+		if !same {
+			if err := r.remember(j, cur.id, cur.rev, hash); err != nil {
+				return err
+			}
 		}
 		r.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: size})
 		return nil
