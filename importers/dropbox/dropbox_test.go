@@ -763,3 +763,22 @@ func TestListDoesNotNeedParentsFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfterPausesEveryWorker(t *testing.T) {
+	f := newFixture(t)
+	f.srv.Inject(dropboxtest.Fault{Route: dropboxtest.RouteStart, Status: 429, RetryAfter: 90 * time.Second})
+	if err := f.importer().Import(context.Background(), defaultSample(t), openLedger(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	// The test's sleep returns at once, so the shared pause is still on
+	// when the commit runs: the commit, which was never refused, waits too.
+	long := 0
+	for _, d := range f.sleeps.all() {
+		if d > 80*time.Second {
+			long++
+		}
+	}
+	if long < 2 {
+		t.Errorf("waits %v: only the refused request paused", f.sleeps.all())
+	}
+}
