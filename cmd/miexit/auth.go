@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/miexit/miexit/exporters/micloud"
+	"github.com/miexit/miexit/importers/dropbox"
 	"github.com/miexit/miexit/internal/statedir"
 )
 
@@ -21,7 +22,7 @@ func authCmd(g *globals) *cobra.Command {
 		Use:   "auth SERVICE",
 		Short: "Sign in to a source or destination once; tokens are stored 0600 and never printed",
 	}
-	c.AddCommand(authMiCloudCmd(g))
+	c.AddCommand(authMiCloudCmd(g), authDropboxCmd(g))
 	return c
 }
 
@@ -65,5 +66,39 @@ Signing out in that browser ends the passToken: close the tab instead.`,
 		},
 	}
 	c.Flags().StringVar(&region, "region", "", "Mi Cloud region: cn, us, eu or in (remembered)")
+	return c
+}
+
+func authDropboxCmd(g *globals) *cobra.Command {
+	var appKey string
+	var port int
+	var loopback bool
+	c := &cobra.Command{
+		Use:   "dropbox --app-key KEY",
+		Short: "Sign in to Dropbox (PKCE with your app key; the refresh token is stored 0600)",
+		Long: `Create a Dropbox app at https://www.dropbox.com/developers/apps (scoped access,
+App folder or Full Dropbox, permissions files.content.write and files.content.read,
+files.metadata.read), copy its App key, and run this command. Without --loopback
+Dropbox shows a code to paste here; with --loopback --port N, list
+http://127.0.0.1:N/ as a redirect URI of the app first.
+The app key can also come from MIEXIT_DROPBOX_APP_KEY.`,
+		Example: "  miexit auth dropbox --app-key abc123\n  miexit auth dropbox --app-key abc123 --loopback --port 53682",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if appKey == "" {
+				appKey = os.Getenv("MIEXIT_DROPBOX_APP_KEY")
+			}
+			if err := need("app-key", appKey); err != nil {
+				return err
+			}
+			return dropbox.Auth(cmd.Context(), dropbox.AuthOptions{
+				AppKey: appKey, ConfigDir: statedir.Config(), Loopback: loopback, Port: port,
+				Out: g.stderr, In: stdin,
+			})
+		},
+	}
+	c.Flags().StringVar(&appKey, "app-key", "", "your Dropbox app's key")
+	c.Flags().BoolVar(&loopback, "loopback", false, "receive the code on a 127.0.0.1 redirect instead of pasting it")
+	c.Flags().IntVar(&port, "port", 0, "loopback port (must match the app's redirect URI)")
 	return c
 }
