@@ -43,7 +43,7 @@ type Header struct {
 	Encryption string // "none" or "AES-256"
 	// Set when Encryption is AES-256.
 	UserSalt, CheckSalt, UserIV, MasterKeyBlob []byte
-	Rounds                                      int
+	Rounds                                     int
 }
 
 // Encrypted reports whether the stream needs a password.
@@ -114,6 +114,10 @@ func readHex(r *bufio.Reader, what string) ([]byte, error) {
 // part 5 more, so skipping a fixed length breaks on real files.
 func ReadHeader(r *bufio.Reader) (Header, error) {
 	var h Header
+	head, _ := r.Peek(len(androidMagic) + 1)
+	if !LooksLikeBackup(head) {
+		return h, badHeader("starts with %q, not %q or %q", clip(string(head)), miuiMagic, androidMagic)
+	}
 	first, err := readLine(r, "first")
 	if err != nil {
 		return h, err
@@ -209,4 +213,3 @@ func clip(s string) string {
 	}
 	return s
 }
-

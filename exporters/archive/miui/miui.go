@@ -62,6 +62,23 @@ type Limits struct {
 // DefaultLimits suit any real phone backup.
 var DefaultLimits = Limits{MaxBytes: 64 << 30, MaxRatio: 1100, MaxPayload: 8 << 30, MaxRecord: 64 << 20}
 
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxBytes > 0 {
+		d.MaxBytes = l.MaxBytes
+	}
+	if l.MaxRatio > 0 {
+		d.MaxRatio = l.MaxRatio
+	}
+	if l.MaxPayload > 0 {
+		d.MaxPayload = l.MaxPayload
+	}
+	if l.MaxRecord > 0 {
+		d.MaxRecord = l.MaxRecord
+	}
+	return d
+}
+
 // Options configure Read.
 type Options struct {
 	// Name is the .bak's path as the user sees it, used in errors.
@@ -171,9 +188,7 @@ type reader struct {
 // Errors about the content wrap mapping.ErrBadInput and name opt.Name and
 // the tar member; a missing or wrong password wraps ErrPassword.
 func Read(ctx context.Context, r io.Reader, sink Sink, opt Options) (*Result, error) {
-	if opt.Limits == (Limits{}) {
-		opt.Limits = DefaultLimits
-	}
+	opt.Limits = opt.Limits.withDefaults()
 	if opt.Prefix == "" {
 		opt.Prefix = "miui"
 	}

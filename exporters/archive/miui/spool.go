@@ -27,6 +27,9 @@ func newSpool(r io.Reader, max int64, dir string) (*spool, error) {
 	if err != nil {
 		return nil, err
 	}
+	if int64(len(head)) > max {
+		return nil, fmt.Errorf("%w: payload is larger than %d bytes", mapping.ErrBadInput, max)
+	}
 	if len(head) <= spoolMem {
 		return &spool{ReaderAt: bytes.NewReader(head), size: int64(len(head))}, nil
 	}
