@@ -42,6 +42,9 @@ type Options struct {
 	CallsTopLevel bool
 	// Seed fixes salts and IVs.
 	Seed uint64
+	// Rounds is the PBKDF2 iteration count of an encrypted backup: 10000
+	// (what Android writes) when 0; tests may lower it for speed.
+	Rounds int
 }
 
 // Kinds are the backup files a fixture makes, in folder order.
@@ -144,7 +147,6 @@ func (f *Fixture) Bak(kind string, opt Options) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-const rounds = 10000
 
 // encrypt writes the AES-256 header lines as AOSP's adb backup does and
 // returns the encrypted stream.
@@ -156,6 +158,10 @@ func encrypt(hdr *bytes.Buffer, plain []byte, opt Options) ([]byte, error) {
 			b[i] = byte(rng.IntN(256))
 		}
 		return b
+	}
+	rounds := opt.Rounds
+	if rounds == 0 {
+		rounds = 10000
 	}
 	userSalt, ckSalt, userIV, mkIV, mk := rnd(64), rnd(64), rnd(16), rnd(16), rnd(32)
 	userKey, err := pbkdf2.Key(sha1.New, opt.Password, userSalt, rounds, 32)

@@ -29,15 +29,13 @@ func masterKey(h *Header, password string) (key, iv []byte, err error) {
 		return nil, nil, fmt.Errorf("%w: this backup is encrypted (AES-256); give the password it was made with, e.g. --password 'secret' (or put it in MIEXIT_PASSWORD)", ErrPassword)
 	}
 	// Android's PBKDF2WithHmacSHA1 turns Java chars into UTF-8; version 1
-	// backups were made with the 8-bit variant, which keeps only the low
-	// byte of each char.
-	encodings := []func(string) string{func(s string) string { return s }}
-	if h.Version == 1 {
-		encodings = append(encodings, lowBytes)
+	// backups may have been made with PBKDF2WithHmacSHA1And8bit, which keeps
+	// only the low byte of each char, for the password and the checksum.
+	if key, iv, ok := tryMasterKey(h, password, false); ok {
+		return key, iv, nil
 	}
-	for _, enc := range encodings {
-		key, iv, ok := tryMasterKey(h, enc(password), h.Version == 1)
-		if ok {
+	if h.Version == 1 {
+		if key, iv, ok := tryMasterKey(h, lowBytes(password), true); ok {
 			return key, iv, nil
 		}
 	}

@@ -18,6 +18,7 @@ package miui
 import (
 	"archive/tar"
 	"bufio"
+	"compress/flate"
 	"compress/zlib"
 	"context"
 	"errors"
@@ -49,7 +50,7 @@ type Sink interface {
 type Limits struct {
 	// MaxBytes caps the decompressed, decrypted size of one .bak.
 	MaxBytes int64
-	// MaxRatio caps decompressed/compressed size once more than 16 MiB
+	// MaxRatio caps decompressed/compressed size once more than 1 MiB
 	// came out: zlib cannot exceed about 1032, so more is a crafted file.
 	MaxRatio int64
 	// MaxPayload caps the _tmp_bak member (spilled to a temp file).
@@ -428,6 +429,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ratioFloor is how much must come out before the ratio is checked: zlib
+// cannot beat about 1032:1, so past 1 MiB a higher ratio is never a real
+// backup, while headers make tiny streams look odd.
+const ratioFloor = 1 << 20
+
 // guard stops a stream that decompresses to more than the limits allow.
 type guard struct {
 	r   io.Reader
@@ -438,11 +444,15 @@ type guard struct {
 
 func (g *guard) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
+	var corrupt flate.CorruptInputError
+	if errors.As(err, &corrupt) || errors.Is(err, zlib.ErrChecksum) || errors.Is(err, zlib.ErrHeader) {
+		err = fmt.Errorf("%w: corrupt compressed data (%v)", mapping.ErrBadInput, err)
+	}
 	g.out += int64(n)
 	if g.lim.MaxBytes > 0 && g.out > g.lim.MaxBytes {
 		return n, fmt.Errorf("%w: backup expands to more than %d bytes", mapping.ErrBadInput, g.lim.MaxBytes)
 	}
-	if g.lim.MaxRatio > 0 && g.out > 16<<20 && g.out > g.in.n*g.lim.MaxRatio {
+	if g.lim.MaxRatio > 0 && g.out > ratioFloor && g.out > g.in.n*g.lim.MaxRatio {
 		return n, fmt.Errorf("%w: backup expands more than %d times its size (a decompression bomb?)", mapping.ErrBadInput, g.lim.MaxRatio)
 	}
 	return n, err
