@@ -147,7 +147,6 @@ func (f *Fixture) Bak(kind string, opt Options) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-
 // encrypt writes the AES-256 header lines as AOSP's adb backup does and
 // returns the encrypted stream.
 func encrypt(hdr *bytes.Buffer, plain []byte, opt Options) ([]byte, error) {
