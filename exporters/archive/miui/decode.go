@@ -3,6 +3,7 @@ package miui
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -425,10 +426,14 @@ func noteLink(folder, rel string) string {
 	return "../" + r
 }
 
+var mdPrefix = regexp.MustCompile(`^\s*(#+ |[-*] (\[[ x]\] )?|\d+\. |> )*`)
+
+// firstLine makes a title for an untitled note from its first line of text.
 func firstLine(md string) string {
 	for _, l := range strings.Split(md, "\n") {
-		l = strings.TrimSpace(strings.Trim(l, "#-*>[]x "))
-		if l != "" && !strings.HasPrefix(l, "!") {
+		l = strings.TrimSpace(mdPrefix.ReplaceAllString(l, ""))
+		l = strings.TrimSpace(strings.NewReplacer("**", "", "~~", "").Replace(l))
+		if l != "" && !strings.HasPrefix(l, "![") {
 			if r := []rune(l); len(r) > 60 {
 				l = string(r[:60])
 			}

@@ -20,6 +20,9 @@ const (
 	// maxLine bounds one header line: the longest real one is a hex
 	// master-key blob of about 200 characters.
 	maxLine = 4096
+	// maxRounds bounds the PBKDF2 work a file can ask for: Android always
+	// writes 10000, and a crafted header must not cost minutes of CPU.
+	maxRounds = 100_000
 )
 
 // Header is what the text lines before the tar stream say.
@@ -178,7 +181,7 @@ func ReadHeader(r *bufio.Reader) (Header, error) {
 		if h.CheckSalt, err = readHex(r, "checksum salt"); err != nil {
 			return h, err
 		}
-		if h.Rounds, err = readInt(r, "PBKDF2 rounds", 1, 10_000_000); err != nil {
+		if h.Rounds, err = readInt(r, "PBKDF2 rounds", 1, maxRounds); err != nil {
 			return h, err
 		}
 		if h.UserIV, err = readHex(r, "user IV"); err != nil {

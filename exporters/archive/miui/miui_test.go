@@ -473,3 +473,40 @@ func TestLooksLikeBackup(t *testing.T) {
 		}
 	}
 }
+
+func TestUntitledNoteTakesItsFirstLine(t *testing.T) {
+	f := miuigen.New(1, 1)
+	f.Notes = []miuigen.Note{{ID: 1, Created: 1, Modified: 2, Content: `<new-format/><input type="checkbox" checked="false" /><text indent="1">xbox <b>games</b></text>`}}
+	c, _ := read(t, bak(t, f, "notes", miuigen.Options{}), miui.Options{})
+	if c.notes[0].Title != "xbox games" || c.notes[0].Body != "- [ ] xbox **games**\n" {
+		t.Errorf("note = %q / %q", c.notes[0].Title, c.notes[0].Body)
+	}
+}
+
+func TestReadStopsWhenTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := miui.Read(ctx, bytes.NewReader(bak(t, miuigen.New(1, 3), "sms", miuigen.Options{})), &collect{}, miui.Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func BenchmarkReadSMS(b *testing.B) {
+	f := miuigen.New(1, 20000)
+	data, err := f.Bak("sms", miuigen.Options{Compressed: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := miui.NewCounter()
+		if _, err := miui.Read(context.Background(), bytes.NewReader(data), c, miui.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		if c.Counts().Messages != 20000 {
+			b.Fatal(c.Counts())
+		}
+	}
+}

@@ -45,6 +45,14 @@ type Counter struct {
 func NewCounter() *Counter { return &Counter{keys: map[mapping.Kind]map[string]bool{}} }
 
 func (c *Counter) add(k mapping.Kind, key string) error {
+	c.Add(k, key)
+	return nil
+}
+
+// Add counts an item of kind k found elsewhere in the same source (a .vcf
+// beside the backups), so that an item present in both is counted once,
+// as the snapshot writer stores it once. It reports whether key was new.
+func (c *Counter) Add(k mapping.Kind, key string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := c.keys[k]
@@ -52,11 +60,12 @@ func (c *Counter) add(k mapping.Kind, key string) error {
 		m = map[string]bool{}
 		c.keys[k] = m
 	}
-	if !m[key] {
-		m[key] = true
-		c.counts.Add(k, 1)
+	if m[key] {
+		return false
 	}
-	return nil
+	m[key] = true
+	c.counts.Add(k, 1)
+	return true
 }
 
 // Counts returns the distinct items seen so far.
