@@ -118,3 +118,21 @@ func TestWriteSeeds(t *testing.T) {
 		}
 	}
 }
+
+func TestLargePayloadSpillsToDisk(t *testing.T) {
+	s, err := newSpool(bytes.NewReader(make([]byte, spoolMem+100)), spoolMem+200, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.f == nil || s.size != spoolMem+100 {
+		t.Fatalf("spool kept %d bytes in memory", s.size)
+	}
+	b := make([]byte, 10)
+	if _, err := s.ReadAt(b, spoolMem+90); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newSpool(bytes.NewReader(make([]byte, spoolMem+300)), spoolMem+200, t.TempDir()); !errors.Is(err, mapping.ErrBadInput) {
+		t.Errorf("over-long payload: %v", err)
+	}
+}

@@ -193,6 +193,11 @@ func Read(ctx context.Context, r io.Reader, sink Sink, opt Options) (*Result, er
 	if opt.Prefix == "" {
 		opt.Prefix = "miui"
 	}
+	if p, err := mapping.CleanRelPath(opt.Prefix); err != nil {
+		return &Result{}, fmt.Errorf("attachment prefix: %w", err)
+	} else {
+		opt.Prefix = p
+	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
