@@ -193,18 +193,22 @@ func Read(ctx context.Context, r io.Reader, sink Sink, opt Options) (*Result, er
 	if opt.Prefix == "" {
 		opt.Prefix = "miui"
 	}
-	if p, err := mapping.CleanRelPath(opt.Prefix); err != nil {
+	prefix, err := mapping.CleanRelPath(opt.Prefix)
+	if err != nil {
 		return &Result{}, fmt.Errorf("attachment prefix: %w", err)
-	} else {
-		opt.Prefix = p
 	}
+	opt.Prefix = prefix
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
 	rd := &reader{ctx: ctx, opt: opt, sink: sink, log: opt.Log,
 		res:   &Result{Unknown: map[string]int{}, User: opt.User},
 		files: map[string]mapping.Entry{}, base: map[string]mapping.Entry{}}
-	err := rd.run(r)
+	err = rd.run(r)
+	if len(rd.res.Unknown) > 0 {
+		rd.log.Warn("MIUI backup holds fields miexit does not understand; they were skipped",
+			"file", opt.Name, "kind", rd.res.Kind, "fields", rd.res.Unknown)
+	}
 	if err != nil && opt.Name != "" {
 		err = fmt.Errorf("%s: %w", opt.Name, err)
 	}
