@@ -21,6 +21,8 @@ import (
 	"compress/flate"
 	"compress/zlib"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -396,13 +398,22 @@ func (rd *reader) attachment(r io.Reader, hdr *tar.Header, phonePath string) err
 	if _, err := mapping.CleanRelPath(rel); err != nil {
 		return err
 	}
-	e, err := rd.sink.File(rd.ctx, rel, r, hdr.ModTime.UTC())
+	// The hash is taken here, not from the sink's Entry: an MMS key depends
+	// on its parts' hashes, and a dry-run sink does not compute them.
+	h := sha256.New()
+	cr := &countReader{r: io.TeeReader(r, h)}
+	e, err := rd.sink.File(rd.ctx, rel, cr, hdr.ModTime.UTC())
 	if err != nil {
+		return fmt.Errorf("attachment %s: %w", phonePath, err)
+	}
+	// Whatever the sink left unread still belongs to the hash.
+	if _, err := io.Copy(io.Discard, cr); err != nil {
 		return fmt.Errorf("attachment %s: %w", phonePath, err)
 	}
 	if e.Path == "" {
 		e.Path = rel
 	}
+	e.Size, e.SHA256 = cr.n, hex.EncodeToString(h.Sum(nil))
 	rd.files[phonePath] = e
 	b := path.Base(phonePath)
 	rd.base[strings.TrimSuffix(b, path.Ext(b))] = e

@@ -294,8 +294,20 @@ func TestOtherAppsAreNotUnderstood(t *testing.T) {
 
 func TestCounterMatchesSnapshotExport(t *testing.T) {
 	f := miuigen.New(6, 12)
+	// An MMS that differs from another only by its picture's bytes is a
+	// different message, also in a dry run.
+	twin := f.MMS[0]
+	twin.Parts = append([]miuigen.Part{}, twin.Parts...)
+	twin.Parts[1].Data = append([]byte{}, twin.Parts[1].Data...)
+	twin.Parts[1].Data[20] ^= 0xff
+	twin.Parts[1].PhonePath += ".2"
+	f.MMS = append(f.MMS, twin)
 	dir := t.TempDir()
 	w, err := snapshot.Create(dir, snapshot.Options{Source: "archive:test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry, err := snapshot.Create(t.TempDir(), snapshot.Options{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,17 +324,23 @@ func TestCounterMatchesSnapshotExport(t *testing.T) {
 			if _, err := miui.Read(ctx, bytes.NewReader(b), counter, miui.Options{Prefix: prefix}); err != nil {
 				t.Fatalf("count %s: %v", k, err)
 			}
+			if _, err := miui.Read(ctx, bytes.NewReader(b), miui.SnapshotSink(dry), miui.Options{Prefix: prefix}); err != nil {
+				t.Fatalf("dry run %s: %v", k, err)
+			}
 		}
 	}
 	if err := w.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := mapping.Counts{Contacts: 12, Messages: 12 + 2, Calls: 12, Notes: 4}
+	want := mapping.Counts{Contacts: 12, Messages: 12 + 3, Calls: 12, Notes: 4}
 	if got := w.Counts(); got != want {
 		t.Errorf("export counts %+v, want %+v", got, want)
 	}
 	if got := counter.Counts(); got != want {
 		t.Errorf("inventory counts %+v, want %+v", got, want)
+	}
+	if got := dry.Counts(); got != want {
+		t.Errorf("dry-run counts %+v, want %+v", got, want)
 	}
 	r, err := snapshot.Open(dir)
 	if err != nil {
@@ -334,6 +352,21 @@ func TestCounterMatchesSnapshotExport(t *testing.T) {
 			t.Fatal(err)
 		}
 		bodies[m.Body] = true
+		for _, p := range m.Parts {
+			if p.File == "" {
+				continue
+			}
+			fh, err := r.Open(p.File)
+			if err != nil {
+				t.Errorf("MMS part %s not in the snapshot: %v", p.File, err)
+				continue
+			}
+			b, _ := io.ReadAll(fh)
+			fh.Close()
+			if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != p.SHA256 || int64(len(b)) != p.Size {
+				t.Errorf("MMS part %s: hash or size differs from the message's", p.File)
+			}
+		}
 	}
 	for _, s := range f.SMS {
 		if !bodies[s.Body] {

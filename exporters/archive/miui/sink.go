@@ -2,8 +2,6 @@ package miui
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"sync"
 	"time"
@@ -29,11 +27,11 @@ func (s writerSink) File(ctx context.Context, rel string, r io.Reader, mod time.
 	return s.w.AddFile(ctx, rel, r, mod)
 }
 
-// Counter is the Sink of an inventory: it writes nothing and counts items
-// by key, as the snapshot writer de-duplicates them, so its Counts equal
-// what an export of the same backups adds. Attachments are read and hashed
-// because an MMS key depends on its parts' hashes. Use one Counter for all
-// the .bak files of a source. Safe for concurrent use.
+// Counter is a Sink for an inventory without a snapshot writer: it writes
+// nothing and counts items by key, as the snapshot writer de-duplicates
+// them, so its Counts equal what an export of the same backups adds. (A
+// dry-run snapshot.Writer behind SnapshotSink gives the same counts.) Use
+// one Counter for all the .bak files of a source. Safe for concurrent use.
 type Counter struct {
 	mu     sync.Mutex
 	keys   map[mapping.Kind]map[string]bool
@@ -101,13 +99,8 @@ func (c *Counter) Note(ctx context.Context, n mapping.Note) error {
 	return c.add(mapping.KindNote, n.Key)
 }
 func (c *Counter) File(ctx context.Context, rel string, r io.Reader, mod time.Time) (mapping.Entry, error) {
-	h := sha256.New()
-	n, err := io.Copy(h, r)
-	if err != nil {
-		return mapping.Entry{}, err
-	}
 	c.mu.Lock()
 	c.files++
 	c.mu.Unlock()
-	return mapping.Entry{Kind: mapping.KindFile, Key: rel, Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)), Modified: mod}, nil
+	return mapping.Entry{Kind: mapping.KindFile, Key: rel, Path: rel, Modified: mod}, nil
 }
