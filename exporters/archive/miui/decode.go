@@ -318,15 +318,16 @@ const trashFolder = -3
 // converter found the whole database there).
 func (rd *reader) notes(root region) error {
 	folders := map[string]string{}
-	var walk func(g region, pass int) error
-	walk = func(g region, pass int) error {
+	var walk func(g region, pass int, top bool) error
+	walk = func(g region, pass int, top bool) error {
 		return g.each(func(s span) error {
 			if err := rd.ctx.Err(); err != nil {
 				return err
 			}
 			switch {
-			case s.num == 6 && s.typ == protowire.BytesType:
-				return walk(g.sub(s, "6"), pass)
+			case top && s.num == 6 && s.typ == protowire.BytesType:
+				// One level only: a crafted file must not nest us deep.
+				return walk(g.sub(s, "6"), pass, false)
 			case s.num == 1 && s.typ == protowire.BytesType:
 				if pass == 0 {
 					r, err := g.load(s)
@@ -355,10 +356,10 @@ func (rd *reader) notes(root region) error {
 			return nil
 		})
 	}
-	if err := walk(root, 0); err != nil {
+	if err := walk(root, 0, true); err != nil {
 		return err
 	}
-	return walk(root, 1)
+	return walk(root, 1, true)
 }
 
 func (rd *reader) emitNote(r *rec, folders map[string]string) error {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/miexit/miexit/internal/miuigen"
 	"github.com/miexit/miexit/mapping"
 )
@@ -134,5 +136,24 @@ func TestLargePayloadSpillsToDisk(t *testing.T) {
 	}
 	if _, err := newSpool(bytes.NewReader(make([]byte, spoolMem+300)), spoolMem+200, t.TempDir()); !errors.Is(err, mapping.ErrBadInput) {
 		t.Errorf("over-long payload: %v", err)
+	}
+}
+
+func TestDeeplyNestedNotesAreNotFollowed(t *testing.T) {
+	// 6 { 6 { 6 { ... } } }: only the first wrapper is a notes database.
+	var b []byte
+	for i := 0; i < 100000; i++ {
+		b = append(protowire.AppendVarint(protowire.AppendTag(nil, 6, protowire.BytesType), uint64(len(b))), b...)
+		if len(b) > 1<<16 {
+			break
+		}
+	}
+	rd := &reader{ctx: context.Background(), opt: Options{Limits: fuzzLimits}, sink: nopSink{},
+		res: &Result{Unknown: map[string]int{}, Kind: KindNotes}, files: map[string]mapping.Entry{}, base: map[string]mapping.Entry{}}
+	if err := rd.decode(&spool{ReaderAt: bytes.NewReader(b), size: int64(len(b))}); err != nil {
+		t.Fatal(err)
+	}
+	if rd.res.Unknown["notes.root.6"] != 1 {
+		t.Errorf("unknown = %v, want the nested wrapper counted once", rd.res.Unknown)
 	}
 }

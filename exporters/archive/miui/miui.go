@@ -10,6 +10,16 @@
 // decoded without a fixed protobuf schema: fields miexit does not know are
 // skipped and counted in Result.Unknown.
 //
+// What is confirmed and what is not (see REFERENCE.md, "MIUI local
+// backup"): the header, the Android backup encryption, the tar layout and
+// the SMS, contacts, call-log and notes field numbers come from decompiled
+// MIUI code and existing parsers. Not confirmed by any real file yet, and
+// marked where they are used: the MMS record layout (PROVISIONAL, see
+// mms), field 4 of a note as its folder id with -3 meaning deleted, the
+// contacts and call-log feature ids (the payload's shape decides), and the
+// user of a second-space backup (from the caller, or from /user/<n>/ in
+// attachment paths).
+//
 // Memory stays bounded whatever the input: header lines, protobuf records
 // and decompressed sizes all have limits (Limits), the payload spills to a
 // temp file when large, and attachments stream straight to the Sink.
