@@ -26,7 +26,7 @@ const keyLen = 32 // AES-256
 // checksum of the key that proves the password right.
 func masterKey(h *Header, password string) (key, iv []byte, err error) {
 	if password == "" {
-		return nil, nil, fmt.Errorf("%w: this backup is encrypted (AES-256); give the password it was made with, e.g. --password 'secret' (or put it in MIEXIT_PASSWORD)", ErrPassword)
+		return nil, nil, fmt.Errorf("%w: this backup is encrypted (AES-256); give the password it was made with, e.g. --password 'secret'", ErrPassword)
 	}
 	// Android's PBKDF2WithHmacSHA1 turns Java chars into UTF-8; version 1
 	// backups may have been made with PBKDF2WithHmacSHA1And8bit, which keeps

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/miexit/miexit/mapping"
+	"github.com/miexit/miexit/mapping/media"
 )
 
 // Sink receives what a backup holds. *snapshot.Writer has these methods
@@ -405,6 +406,14 @@ func (rd *reader) attachment(r io.Reader, hdr *tar.Header, phonePath string) err
 		dir = "notes/_files"
 	}
 	rel := path.Join(dir, rd.opt.Prefix, phonePath)
+	// Note images are stored under their bare file id: give them the
+	// extension their bytes call for, so Markdown viewers show them.
+	br := bufio.NewReaderSize(r, media.SniffLen)
+	if path.Ext(phonePath) == "" {
+		head, _ := br.Peek(media.SniffLen)
+		rel += extFor[media.Sniff(head)]
+	}
+	r = br
 	if _, err := mapping.CleanRelPath(rel); err != nil {
 		return err
 	}
@@ -430,6 +439,13 @@ func (rd *reader) attachment(r io.Reader, hdr *tar.Header, phonePath string) err
 	rd.base[b] = e
 	rd.res.Attachments++
 	return nil
+}
+
+var extFor = map[string]string{
+	"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp", "image/bmp": ".bmp",
+	"image/heic": ".heic", "image/avif": ".avif", "audio/wav": ".wav", "audio/mpeg": ".mp3", "audio/amr": ".amr",
+	"audio/ogg": ".ogg", "audio/flac": ".flac", "audio/mp4": ".m4a", "video/mp4": ".mp4", "video/3gpp": ".3gp",
+	"video/quicktime": ".mov",
 }
 
 // userFromPath finds the Android user in /data/user/<n>/ or

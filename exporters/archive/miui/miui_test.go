@@ -195,7 +195,7 @@ func checkNotes(t *testing.T, f *miuigen.Fixture, c *collect, res *miui.Result) 
 	id := f.Notes[0].Images[0].FileID
 	var held []byte
 	for rel, b := range c.files {
-		if strings.HasSuffix(rel, "/"+id) {
+		if strings.HasSuffix(rel, "/"+id+".jpg") {
 			held = b
 		}
 	}
