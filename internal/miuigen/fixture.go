@@ -10,6 +10,7 @@
 package miuigen
 
 import (
+	"crypto/sha1"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -171,7 +172,7 @@ func New(seed uint64, n int) *Fixture {
 			Addrs: []Addr{{"insert-address-token", 137}, {"+86 138 0013 8000", 151}, {"+49 30 1234567", 151}}},
 	}
 	f.Folders = []Folder{{ID: 1, Name: "工作"}, {ID: 2, Name: "Personal"}}
-	img := Image{FileID: fmt.Sprintf("%040x", rng.Uint64()), Mime: "image/jpeg", Data: jpeg}
+	img := Image{FileID: fmt.Sprintf("%x", sha1.Sum(jpeg)), Mime: "image/jpeg", Data: jpeg}
 	f.Notes = []Note{
 		{ID: 1, FolderID: 1, Folder: "工作", Title: "会议记录", Created: t0, Modified: t0 + 1000,
 			Content: `<new-format/><text indent="1"><b>议程</b>, part 1</text>` + "\n" +
