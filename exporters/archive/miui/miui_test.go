@@ -456,6 +456,10 @@ func TestHostileInput(t *testing.T) {
 			b := bak(t, f, "sms", miuigen.Options{Compressed: true})
 			return b[:len(b)-40]
 		}(), miui.Limits{}, "ends early"},
+		{"tar ends early inside an attachment", func() []byte {
+			b := bak(t, f, "mms", miuigen.Options{})
+			return b[:len(b)-1024-512+100]
+		}(), miui.Limits{}, `ends early in member "apps/com.android.mms/miui_att/data/user/0/`},
 		{"header only", good[:bytes.Index(good, []byte("none\n"))+5], miui.Limits{}, "no apps/com.android.mms/miui_bak/_tmp_bak"},
 		{"path traversal", hostileBak(t, "com.android.mms", false, func(tw *tar.Writer) {
 			member(tw, "apps/com.android.mms/miui_att/../../../../etc/x", tar.TypeReg, []byte("x"))
