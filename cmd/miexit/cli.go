@@ -180,7 +180,7 @@ func need(flag, value string) error {
 }
 
 func inventoryCmd(g *globals) *cobra.Command {
-	var from string
+	var from, password string
 	c := &cobra.Command{
 		Use:     "inventory --from SRC",
 		Short:   "Count what a source holds, copying nothing",
@@ -190,7 +190,9 @@ func inventoryCmd(g *globals) *cobra.Command {
 			if err := need("from", from); err != nil {
 				return err
 			}
-			inv, err := pipeline.Inventory(cmd.Context(), from, g.options(false))
+			o := g.options(false)
+			o.Password = password
+			inv, err := pipeline.Inventory(cmd.Context(), from, o)
 			if err != nil {
 				return err
 			}
@@ -214,6 +216,7 @@ func inventoryCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "source: archive:PATH, adb[:SERIAL], micloud")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
 	return c
 }
 
@@ -333,7 +336,7 @@ func printImport(w io.Writer, s importStats) {
 }
 
 func verifyCmd(g *globals) *cobra.Command {
-	var from, to string
+	var from, to, password string
 	c := &cobra.Command{
 		Use:   "verify --from DIR|SRC --to DEST",
 		Short: "Check, item by item, that a destination holds everything; exit 1 on any gap",
@@ -344,7 +347,9 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err := errors.Join(need("from", from), need("to", to)); err != nil {
 				return usageError{err}
 			}
-			res, err := pipeline.Verify(cmd.Context(), from, to, g.options(false))
+			o := g.options(false)
+			o.Password = password
+			res, err := pipeline.Verify(cmd.Context(), from, to, o)
 			if err != nil {
 				return err
 			}
@@ -353,6 +358,7 @@ func verifyCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&from, "from", "", "snapshot folder, or a source to export first")
 	c.Flags().StringVar(&to, "to", "", "destination to check")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup (when --from is a source)")
 	return c
 }
 
