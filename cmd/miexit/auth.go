@@ -11,6 +11,7 @@ import (
 
 	"github.com/miexit/miexit/exporters/micloud"
 	"github.com/miexit/miexit/importers/dropbox"
+	"github.com/miexit/miexit/importers/onedrive"
 	"github.com/miexit/miexit/internal/statedir"
 )
 
@@ -22,7 +23,7 @@ func authCmd(g *globals) *cobra.Command {
 		Use:   "auth SERVICE",
 		Short: "Sign in to a source or destination once; tokens are stored 0600 and never printed",
 	}
-	c.AddCommand(authMiCloudCmd(g), authDropboxCmd(g))
+	c.AddCommand(authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g))
 	return c
 }
 
@@ -100,5 +101,41 @@ The app key can also come from MIEXIT_DROPBOX_APP_KEY.`,
 	c.Flags().StringVar(&appKey, "app-key", "", "your Dropbox app's key")
 	c.Flags().BoolVar(&loopback, "loopback", false, "receive the code on a 127.0.0.1 redirect instead of pasting it")
 	c.Flags().IntVar(&port, "port", 0, "loopback port (must match the app's redirect URI)")
+	return c
+}
+
+func authOneDriveCmd(g *globals) *cobra.Command {
+	var clientID string
+	c := &cobra.Command{
+		Use:   "onedrive --client-id ID",
+		Short: "Sign in to OneDrive with the device-code flow (the rotating refresh token is stored 0600)",
+		Long: `Register an app at https://entra.microsoft.com (App registrations > New
+registration, "Personal Microsoft accounts only", platform "Mobile and desktop
+applications" with redirect http://localhost, and "Allow public client flows" on),
+then run this command with its Application (client) ID. miexit shows a page and a
+code: open the page on any device, type the code and sign in. See docs/onedrive.md.
+The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
+		Example: "  miexit auth onedrive --client-id 00000000-0000-0000-0000-000000000000",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if clientID == "" {
+				clientID = os.Getenv("MIEXIT_ONEDRIVE_CLIENT_ID")
+			}
+			if err := need("client-id", clientID); err != nil {
+				return err
+			}
+			err := onedrive.DeviceLogin(cmd.Context(), onedrive.OAuthConfig(clientID, ""), statedir.Config(), func(uri, code string) {
+				fmt.Fprintf(g.stderr, "Open %s and enter the code %s\n", uri, code)
+			})
+			if err != nil {
+				return err
+			}
+			if !g.quiet {
+				fmt.Fprintln(g.stdout, "Signed in. Try: miexit migrate --from archive:testdata/sample --to onedrive")
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&clientID, "client-id", "", "your app registration's Application (client) ID")
 	return c
 }
