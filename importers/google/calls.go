@@ -23,6 +23,26 @@ func (im *Importer) call(ctx context.Context, op string, fn func(ctx context.Con
 }
 
 // rateLimitReasons are the 403 reasons Google documents as "slow down".
+// mutate is call for People writes: they run one at a time (the caller
+// holds no other mutate) and, when configured, no closer than writeGap.
+func (im *Importer) mutate(ctx context.Context, op string, fn func(ctx context.Context) error) error {
+	return im.call(ctx, op, func(ctx context.Context) error {
+		if im.writeGap > 0 {
+			if wait := time.Until(im.lastWrite.Add(im.writeGap)); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+			}
+			im.lastWrite = time.Now()
+		}
+		return fn(ctx)
+	})
+}
+
 var rateLimitReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true}
 
 func classify(err error) error {

@@ -253,7 +253,7 @@ func (r *contactRun) create(ctx context.Context, batch []contactItem) error {
 	tries := 0
 	var resp *people.BatchCreateContactsResponse
 	pending := batch
-	err := im.call(ctx, "create contacts", func(ctx context.Context) error {
+	err := im.mutate(ctx, "create contacts", func(ctx context.Context) error {
 		if tries > 0 {
 			acc, err := im.loadAccount(ctx)
 			if err != nil {
@@ -317,7 +317,7 @@ func (r *contactRun) create(ctx context.Context, batch []contactItem) error {
 func (r *contactRun) after(ctx context.Context, it contactItem, p *people.Person) error {
 	im := r.im
 	if len(it.photo) > 0 && !hasOwnPhoto(p) {
-		err := im.call(ctx, "contact photo", func(ctx context.Context) error {
+		err := im.mutate(ctx, "contact photo", func(ctx context.Context) error {
 			_, err := im.people.People.UpdateContactPhoto(p.ResourceName, &people.UpdateContactPhotoRequest{
 				PhotoBytes: base64.StdEncoding.EncodeToString(it.photo),
 			}).Context(ctx).Do()
@@ -440,7 +440,7 @@ func (r *contactRun) update(ctx context.Context, ex *people.Person, np *people.P
 	im := r.im
 	etag := ex.Etag
 	var out *people.Person
-	err := im.call(ctx, "update contact", func(ctx context.Context) error {
+	err := im.mutate(ctx, "update contact", func(ctx context.Context) error {
 		np.Etag = etag
 		var err error
 		out, err = im.people.People.UpdateContact(ex.ResourceName, np).UpdatePersonFields(fields).
@@ -484,7 +484,7 @@ func (r *contactRun) applyLabels(ctx context.Context) error {
 		g, ok := r.groups[label]
 		if !ok {
 			var cg *people.ContactGroup
-			err := im.call(ctx, "create contact group", func(ctx context.Context) error {
+			err := im.mutate(ctx, "create contact group", func(ctx context.Context) error {
 				var err error
 				cg, err = im.people.ContactGroups.Create(&people.CreateContactGroupRequest{
 					ContactGroup: &people.ContactGroup{Name: label},
@@ -499,7 +499,7 @@ func (r *contactRun) applyLabels(ctx context.Context) error {
 		}
 		for start := 0; start < len(members); start += membersPerCall {
 			part := members[start:min(start+membersPerCall, len(members))]
-			err := im.call(ctx, "add to contact group", func(ctx context.Context) error {
+			err := im.mutate(ctx, "add to contact group", func(ctx context.Context) error {
 				_, err := im.people.ContactGroups.Members.Modify(g, &people.ModifyContactGroupMembersRequest{ResourceNamesToAdd: part}).Context(ctx).Do()
 				return err
 			})

@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/api/drive/v3"
@@ -44,6 +46,9 @@ const (
 	// <config dir>/google-client.json.
 	EnvClientID     = "MIEXIT_GOOGLE_CLIENT_ID"
 	EnvClientSecret = "MIEXIT_GOOGLE_CLIENT_SECRET"
+	// EnvPeopleWPM caps People API writes per minute (see
+	// Options.PeopleWritesPerMinute).
+	EnvPeopleWPM = "MIEXIT_GOOGLE_PEOPLE_WRITES_PER_MINUTE"
 )
 
 // ClientFile is the OAuth client registration inside the config dir: the
@@ -99,6 +104,10 @@ type Options struct {
 	ChunkSize          int64
 	// MaxContacts overrides Google's 25,000 limit (tests).
 	MaxContacts int
+	// PeopleWritesPerMinute spaces People mutate calls (Google publishes
+	// no per-user write quota; reports say about 90 a minute). Zero sends
+	// them back to back and relies on backing off on 429.
+	PeopleWritesPerMinute int
 }
 
 // Importer is the Google destination.
@@ -113,6 +122,8 @@ type Importer struct {
 	threshold  int64
 	chunk      int64
 	maxContact int
+	writeGap   time.Duration
+	lastWrite  time.Time
 	folder     string // the source's folder name under miexit/
 	tag        string // appProperties value marking this destination's files
 }
@@ -120,6 +131,13 @@ type Importer struct {
 // New builds the importer from Params, the environment and the config dir.
 func New(ctx context.Context, p importers.Params) (*Importer, error) {
 	o := Options{Params: p, Endpoint: os.Getenv(EnvEndpoint)}
+	if v := os.Getenv(EnvPeopleWPM); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: %s=%q is not a number of writes per minute", mapping.ErrBadInput, EnvPeopleWPM, v)
+		}
+		o.PeopleWritesPerMinute = n
+	}
 	if tok := os.Getenv(EnvToken); tok != "" {
 		o.HTTPClient = oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}))
 	} else {
@@ -172,6 +190,13 @@ func NewWith(ctx context.Context, o Options) (*Importer, error) {
 	}
 	if im.maxContact <= 0 {
 		im.maxContact = maxContacts
+	}
+	if o.PeopleWritesPerMinute > 0 {
+		im.writeGap = time.Minute / time.Duration(o.PeopleWritesPerMinute)
+	}
+	if im.pol.Pacer == nil {
+		// One pause for every worker when Google says Retry-After.
+		im.pol.Pacer = &retry.Pacer{}
 	}
 	sum := sha256.Sum256([]byte("miexit/" + folder))
 	im.tag = hex.EncodeToString(sum[:12])
