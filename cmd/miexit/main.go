@@ -12,6 +12,7 @@ import (
 	_ "github.com/miexit/miexit/exporters/micloud"
 	_ "github.com/miexit/miexit/importers/dir"
 	_ "github.com/miexit/miexit/importers/dropbox"
+	_ "github.com/miexit/miexit/importers/google"
 	_ "github.com/miexit/miexit/importers/onedrive"
 )
 

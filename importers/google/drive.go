@@ -1,0 +1,590 @@
+package google
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"mime"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/googleapi"
+
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+const folderMIME = "application/vnd.google-apps.folder"
+
+// appProperties miexit sets. Keys and values share 124 bytes, so long item
+// keys (media keys are paths) are not stored; the path is the key then.
+const (
+	apDest   = "miexit_dest"   // the destination's tag, on everything below miexit/<source>
+	apRole   = "miexit_role"   // "root" (miexit/), "base" (<source>), "dir"
+	apKind   = "miexit_kind"   // mapping.Kind of a file
+	apKey    = "miexit_key"    // the item key, when it fits
+	apSHA256 = "miexit_sha256" // the snapshot's sha256 of the bytes
+	apMD5    = "miexit_md5"    // md5 of the bytes, as Drive computes it
+)
+
+const fileFields = "id,name,mimeType,parents,size,md5Checksum,sha256Checksum,appProperties,modifiedTime"
+
+// remoteFile is one file under the source's folder.
+type remoteFile struct {
+	id, path string
+	size     int64
+	md5, sha string // Drive's own checksums
+	props    map[string]string
+	modified string
+}
+
+// sha256 is the file's sha256 as far as Drive vouches for it: its own
+// sha256Checksum, else the sha256 miexit recorded if Drive's md5 still
+// matches the md5 recorded with it. Otherwise a value matching nothing.
+func (f *remoteFile) sha256() string {
+	if f.sha != "" {
+		return f.sha
+	}
+	if f.md5 != "" && f.md5 == f.props[apMD5] && f.props[apSHA256] != "" {
+		return f.props[apSHA256]
+	}
+	return "unverified-md5:" + f.md5
+}
+
+// tree is what Drive holds under miexit/<source>.
+type tree struct {
+	rootID  string            // miexit/
+	baseID  string            // miexit/<source>/
+	folders map[string]string // relative dir -> id
+	files   map[string][]*remoteFile
+}
+
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// listAll pages through files.list for a query.
+func (im *Importer) listAll(ctx context.Context, q string) ([]*drive.File, error) {
+	var out []*drive.File
+	token := ""
+	for {
+		var resp *drive.FileList
+		err := im.call(ctx, "list drive files", func(ctx context.Context) error {
+			var err error
+			resp, err = im.drive.Files.List().Q(q).PageSize(1000).PageToken(token).Spaces("drive").
+				Fields(googleapi.Field("nextPageToken,files(" + fileFields + ")")).Context(ctx).Do()
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("google drive: %w", err)
+		}
+		out = append(out, resp.Files...)
+		if resp.NextPageToken == "" {
+			return out, nil
+		}
+		token = resp.NextPageToken
+	}
+}
+
+// loadTree reads every file miexit put under this destination, in one
+// paged query on the destination's tag, and rebuilds their paths.
+func (im *Importer) loadTree(ctx context.Context) (*tree, error) {
+	t := &tree{folders: map[string]string{}, files: map[string][]*remoteFile{}}
+	roots, err := im.listAll(ctx, fmt.Sprintf("appProperties has { key='%s' and value='root' } and mimeType = '%s' and trashed = false", apRole, folderMIME))
+	if err != nil {
+		return nil, err
+	}
+	if len(roots) > 0 {
+		t.rootID = roots[0].Id
+	}
+	all, err := im.listAll(ctx, fmt.Sprintf("appProperties has { key='%s' and value=%s } and trashed = false", apDest, quote(im.tag)))
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*drive.File{}
+	for _, f := range all {
+		byID[f.Id] = f
+		if f.AppProperties[apRole] == "base" && t.baseID == "" {
+			t.baseID = f.Id
+		}
+	}
+	// pathOf walks up to any base folder (a crash can leave two).
+	var pathOf func(f *drive.File, depth int) (string, bool)
+	pathOf = func(f *drive.File, depth int) (string, bool) {
+		if f.AppProperties[apRole] == "base" {
+			return "", true
+		}
+		if depth > 100 || len(f.Parents) == 0 {
+			return "", false
+		}
+		p := byID[f.Parents[0]]
+		if p == nil {
+			return "", false
+		}
+		dir, ok := pathOf(p, depth+1)
+		if !ok {
+			return "", false
+		}
+		return path.Join(dir, f.Name), true
+	}
+	for _, f := range all {
+		if f.AppProperties[apRole] == "base" {
+			continue
+		}
+		rel, ok := pathOf(f, 0)
+		if !ok {
+			continue
+		}
+		if f.MimeType == folderMIME {
+			if _, seen := t.folders[rel]; !seen {
+				t.folders[rel] = f.Id
+			}
+			continue
+		}
+		t.files[rel] = append(t.files[rel], &remoteFile{
+			id: f.Id, path: rel, size: f.Size, md5: f.Md5Checksum, sha: f.Sha256Checksum,
+			props: f.AppProperties, modified: f.ModifiedTime,
+		})
+	}
+	return t, nil
+}
+
+// folders creates the folder tree on demand, once per path.
+type folders struct {
+	im *Importer
+	t  *tree
+	mu sync.Mutex
+}
+
+func (fs *folders) createFolder(ctx context.Context, name, parent string, props map[string]string) (string, error) {
+	im := fs.im
+	meta := &drive.File{Name: name, MimeType: folderMIME, AppProperties: props}
+	if parent != "" {
+		meta.Parents = []string{parent}
+	}
+	var out *drive.File
+	err := im.call(ctx, "create folder "+name, func(ctx context.Context) error {
+		var err error
+		out, err = im.drive.Files.Create(meta).Fields("id").Context(ctx).Do()
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("google drive: create folder %s: %w", name, err)
+	}
+	return out.Id, nil
+}
+
+// dir returns the id of the folder at rel ("" is the source's folder).
+func (fs *folders) dir(ctx context.Context, rel string) (string, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.dirLocked(ctx, rel)
+}
+
+func (fs *folders) dirLocked(ctx context.Context, rel string) (string, error) {
+	t := fs.t
+	if rel == "" || rel == "." {
+		if t.baseID != "" {
+			return t.baseID, nil
+		}
+		if t.rootID == "" {
+			id, err := fs.createFolder(ctx, "miexit", "", map[string]string{apRole: "root"})
+			if err != nil {
+				return "", err
+			}
+			t.rootID = id
+		}
+		id, err := fs.createFolder(ctx, fs.im.folder, t.rootID, map[string]string{apRole: "base", apDest: fs.im.tag})
+		if err != nil {
+			return "", err
+		}
+		t.baseID = id
+		return id, nil
+	}
+	if id, ok := t.folders[rel]; ok {
+		return id, nil
+	}
+	parent, err := fs.dirLocked(ctx, path.Dir(rel))
+	if err != nil {
+		return "", err
+	}
+	id, err := fs.createFolder(ctx, path.Base(rel), parent, map[string]string{apRole: "dir", apDest: fs.im.tag})
+	if err != nil {
+		return "", err
+	}
+	t.folders[rel] = id
+	return id, nil
+}
+
+func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+	t, err := im.loadTree(ctx)
+	if err != nil {
+		return err
+	}
+	fs := &folders{im: im, t: t}
+	work := make(chan mapping.Entry)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range im.p.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				if err := im.importFile(ctx, snap, led, rep, fs, e); err != nil {
+					im.report(rep, e.Kind, e.Path, progress.Failed, 0, err)
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	var feedErr error
+	for e, err := range snap.Files() {
+		if err != nil {
+			feedErr = err
+			break
+		}
+		select {
+		case work <- e:
+		case <-ctx.Done():
+			feedErr = ctx.Err()
+		}
+		if feedErr != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+	if feedErr != nil {
+		return feedErr
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("google drive: %d files failed: %w", len(errs), errors.Join(errs...))
+	}
+	return nil
+}
+
+// importFile makes Drive hold one snapshot file: left alone when a copy
+// with the same sha256 is there, uploaded otherwise; older copies miexit
+// wrote at that path go once the new one is checked.
+func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter, fs *folders, e mapping.Entry) error {
+	fs.mu.Lock()
+	have := append([]*remoteFile(nil), fs.t.files[e.Path]...)
+	fs.mu.Unlock()
+	var keep *remoteFile
+	var stale []*remoteFile
+	for _, r := range have {
+		if keep == nil && r.sha256() == e.SHA256 {
+			keep = r
+		} else {
+			stale = append(stale, r)
+		}
+	}
+	if keep != nil && len(stale) == 0 {
+		im.report(rep, e.Kind, e.Path, progress.Unchanged, 0, nil)
+		return led.Put(im.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: keep.id})
+	}
+	if im.p.DryRun {
+		im.report(rep, e.Kind, e.Path, progress.WouldCopy, e.Size, nil)
+		return nil
+	}
+	id := ""
+	if keep != nil {
+		id = keep.id
+	} else {
+		dir, err := fs.dir(ctx, path.Dir(e.Path))
+		if err != nil {
+			return err
+		}
+		md, err := localMD5(snap, e.Path)
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", e.Path, err)
+		}
+		meta := im.fileMeta(e, dir)
+		meta.AppProperties[apMD5] = md
+		var up *drive.File
+		if e.Size >= im.threshold {
+			up, err = im.uploadResumable(ctx, snap, led, e, meta)
+		} else {
+			up, err = im.uploadMultipart(ctx, snap, e, meta)
+		}
+		if err != nil {
+			return fmt.Errorf("upload %s: %w", e.Path, err)
+		}
+		id = up.Id
+	}
+	// The new copy is checked: older ones miexit wrote there can go.
+	for _, r := range stale {
+		err := im.call(ctx, "delete old copy", func(ctx context.Context) error {
+			return im.drive.Files.Delete(r.id).Context(ctx).Do()
+		})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("upload %s: remove the older copy: %w", e.Path, err)
+		}
+	}
+	if err := led.Put(im.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: id, ModTime: e.Modified}); err != nil {
+		return err
+	}
+	a := progress.Copied
+	if keep != nil {
+		a = progress.Unchanged
+	}
+	im.report(rep, e.Kind, e.Path, a, e.Size, nil)
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == 404
+}
+
+func (im *Importer) fileMeta(e mapping.Entry, dir string) *drive.File {
+	props := map[string]string{apDest: im.tag, apKind: string(e.Kind), apSHA256: e.SHA256}
+	if len(apKey)+len(e.Key) <= 124 && e.Key != e.Path {
+		props[apKey] = e.Key
+	}
+	m := &drive.File{Name: path.Base(e.Path), Parents: []string{dir}, MimeType: mimeOf(e), AppProperties: props}
+	if t := mediaTime(e); !t.IsZero() {
+		m.ModifiedTime = t.UTC().Format(time.RFC3339Nano)
+	}
+	return m
+}
+
+// mediaTime is the date a file carries to Drive: when a photo was taken,
+// else when the file was last changed.
+func mediaTime(e mapping.Entry) time.Time {
+	if !e.Taken.IsZero() {
+		return e.Taken
+	}
+	return e.Modified
+}
+
+func mimeOf(e mapping.Entry) string {
+	if e.MIME != "" {
+		return e.MIME
+	}
+	if t := mime.TypeByExtension(path.Ext(e.Path)); t != "" {
+		return t
+	}
+	switch path.Ext(e.Path) {
+	case ".jsonl":
+		return "application/x-ndjson"
+	case ".md":
+		return "text/markdown; charset=utf-8"
+	case ".vcf":
+		return "text/vcard"
+	}
+	return "application/octet-stream"
+}
+
+// localMD5 is recorded next to the sha256, so a Drive that gives no
+// sha256Checksum can still vouch for the bytes through its md5Checksum.
+func localMD5(snap *snapshot.Reader, rel string) (string, error) {
+	f, err := snap.Open(rel)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sums hashes what is sent, to compare with what Drive computed.
+type sums struct{ md5, sha hash.Hash }
+
+func newSums() *sums { return &sums{md5: md5.New(), sha: sha256.New()} }
+
+func (s *sums) Write(p []byte) (int, error) {
+	s.md5.Write(p)
+	s.sha.Write(p)
+	return len(p), nil
+}
+
+func (s *sums) hex() (string, string) {
+	return hex.EncodeToString(s.md5.Sum(nil)), hex.EncodeToString(s.sha.Sum(nil))
+}
+
+// check compares Drive's checksums of an uploaded file with the bytes
+// sent and the snapshot's sha256; a mismatch removes the upload.
+func (im *Importer) check(ctx context.Context, e mapping.Entry, f *drive.File, md5sum, shasum string) error {
+	var why string
+	switch {
+	case shasum != e.SHA256:
+		why = fmt.Sprintf("the snapshot file's sha256 is %s, the manifest says %s (was the snapshot changed?)", shasum, e.SHA256)
+	case f.Md5Checksum == "":
+		why = "Drive returned no md5Checksum"
+	case f.Md5Checksum != md5sum:
+		why = fmt.Sprintf("Drive's md5Checksum %s differs from the local %s", f.Md5Checksum, md5sum)
+	case f.Sha256Checksum != "" && f.Sha256Checksum != shasum:
+		why = fmt.Sprintf("Drive's sha256Checksum %s differs from the local %s", f.Sha256Checksum, shasum)
+	}
+	if why == "" {
+		return nil
+	}
+	im.call(ctx, "delete bad upload", func(ctx context.Context) error {
+		return im.drive.Files.Delete(f.Id).Context(ctx).Do()
+	})
+	if shasum != e.SHA256 {
+		return fmt.Errorf("%w: %s: %s", mapping.ErrBadInput, e.Path, why)
+	}
+	return fmt.Errorf("%s: %s", e.Path, why)
+}
+
+// uploadMultipart sends a small file in one request through the Go client
+// (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
+// first looks for a copy the failed try may have created.
+func (im *Importer) uploadMultipart(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, meta *drive.File) (*drive.File, error) {
+	var out *drive.File
+	var s *sums
+	tries, found := 0, false
+	err := im.call(ctx, "upload", func(ctx context.Context) error {
+		if tries > 0 {
+			f, err := im.findCopy(ctx, meta, e.SHA256)
+			if err != nil {
+				return err
+			}
+			if f != nil {
+				out, found = f, true
+				return nil
+			}
+		}
+		tries++
+		f, err := snap.Open(e.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		s = newSums()
+		m := *meta
+		out, err = im.drive.Files.Create(&m).Media(io.TeeReader(f, s), googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
+			Fields(fileFields).Context(ctx).Do()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		// A failed try had in fact landed; Drive's own sums vouch for it.
+		return out, nil
+	}
+	md, sh := s.hex()
+	return out, im.check(ctx, e, out, md, sh)
+}
+
+// findCopy looks in the target folder for a file miexit already uploaded
+// with these bytes.
+func (im *Importer) findCopy(ctx context.Context, meta *drive.File, sha string) (*drive.File, error) {
+	q := fmt.Sprintf("name = %s and %s in parents and appProperties has { key='%s' and value=%s } and trashed = false",
+		quote(meta.Name), quote(meta.Parents[0]), apSHA256, quote(sha))
+	fs, err := im.listAll(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		if f.Sha256Checksum == sha || f.Sha256Checksum == "" {
+			return f, nil
+		}
+	}
+	return nil, nil
+}
+
+// listFiles yields the whole files of one kind that Drive holds.
+func (im *Importer) listFiles(ctx context.Context, kind mapping.Kind) iter.Seq2[mapping.Remote, error] {
+	return func(yield func(mapping.Remote, error) bool) {
+		t, err := im.loadTree(ctx)
+		if err != nil {
+			yield(mapping.Remote{}, err)
+			return
+		}
+		for _, p := range sortedKeys(t.files) {
+			for _, f := range t.files[p] {
+				if f.props[apKind] != string(kind) {
+					continue
+				}
+				key := f.props[apKey]
+				if key == "" {
+					key = p
+				}
+				if !yield(mapping.Remote{Kind: kind, Key: key, Path: p, Size: f.size, SHA256: f.sha256()}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// listRecords reads a JSONL document back from Drive and yields its
+// records, so verify checks messages and calls one by one.
+func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc string) iter.Seq2[mapping.Remote, error] {
+	return func(yield func(mapping.Remote, error) bool) {
+		t, err := im.loadTree(ctx)
+		if err != nil {
+			yield(mapping.Remote{}, err)
+			return
+		}
+		fs := t.files[doc]
+		if len(fs) == 0 {
+			return
+		}
+		seen := map[string]bool{}
+		for _, f := range fs {
+			var body io.ReadCloser
+			err := im.call(ctx, "download "+doc, func(ctx context.Context) error {
+				resp, err := im.drive.Files.Get(f.id).Context(ctx).Download()
+				if err != nil {
+					return err
+				}
+				body = resp.Body
+				return nil
+			})
+			if err != nil {
+				yield(mapping.Remote{}, fmt.Errorf("google drive: %s: %w", doc, err))
+				return
+			}
+			for rec, err := range snapshot.Records(body, doc) {
+				if err != nil {
+					body.Close()
+					yield(mapping.Remote{}, fmt.Errorf("google drive: %w", err))
+					return
+				}
+				if seen[rec.Key] {
+					continue
+				}
+				seen[rec.Key] = true
+				if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: doc, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+					body.Close()
+					return
+				}
+			}
+			body.Close()
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

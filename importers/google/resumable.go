@@ -1,0 +1,272 @@
+package google
+
+// miexit's own resumable upload (Drive's documented protocol), because the
+// Go client never exposes its session URI: the session and the confirmed
+// offset live in the ledger, written durably before any byte is sent, so a
+// crash loses at most one chunk.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"google.golang.org/api/drive/v3"
+
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Ledger Extra keys of an upload in progress.
+const (
+	exSession = "session"
+	exSHA256  = "session_sha256"
+	exOffset  = "offset"
+)
+
+// errSessionGone means Google forgot the session (404/410, after a week):
+// the upload starts over.
+var errSessionGone = errors.New("upload session expired")
+
+// chunkResult is what Drive said about a chunk or a status query.
+type chunkResult struct {
+	done   *drive.File
+	offset int64 // bytes Drive holds, when not done
+}
+
+func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry, meta *drive.File) (*drive.File, error) {
+	f, err := snap.Open(e.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	dest := im.Name()
+
+	var sess string
+	var res chunkResult
+	if rec, ok, err := led.Get(dest, e.Path); err != nil {
+		return nil, err
+	} else if ok && rec.Extra[exSession] != "" && rec.Extra[exSHA256] == e.SHA256 {
+		sess = rec.Extra[exSession]
+		err := im.call(ctx, "upload status", func(ctx context.Context) error {
+			var err error
+			res, err = im.sendChunk(ctx, sess, nil, 0, 0, size)
+			return err
+		})
+		switch {
+		case errors.Is(err, errSessionGone):
+			sess = ""
+		case err != nil:
+			return nil, err
+		default:
+			im.log.Info("resuming upload", "path", e.Path, "offset", res.offset, "size", size)
+		}
+	}
+	if sess == "" {
+		err := im.call(ctx, "start upload", func(ctx context.Context) error {
+			var err error
+			sess, err = im.startSession(ctx, meta, size)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Durable before the first byte: a crash from here on resumes.
+		rec := ledger.Record{Extra: map[string]string{exSession: sess, exSHA256: e.SHA256, exOffset: "0"}}
+		if err := led.PutNow(dest, e.Path, rec); err != nil {
+			return nil, err
+		}
+		res = chunkResult{}
+	}
+
+	s := newSums()
+	hashed := int64(0)
+	hashTo := func(n int64) error {
+		if n <= hashed {
+			return nil
+		}
+		if _, err := io.Copy(s, io.NewSectionReader(f, hashed, n-hashed)); err != nil {
+			return err
+		}
+		hashed = n
+		return nil
+	}
+	for res.done == nil {
+		off := res.offset
+		n := min(im.chunk, size-off)
+		if err := hashTo(off + n); err != nil {
+			return nil, err
+		}
+		needStatus := false
+		err := im.call(ctx, "upload chunk", func(ctx context.Context) error {
+			if needStatus {
+				// After a cut, ask what arrived before sending again.
+				r, err := im.sendChunk(ctx, sess, nil, 0, 0, size)
+				if err != nil {
+					return err
+				}
+				if r.done != nil || r.offset != off {
+					res = r
+					return nil
+				}
+			}
+			needStatus = true
+			r, err := im.sendChunk(ctx, sess, f, off, n, size)
+			if err != nil {
+				return err
+			}
+			res = r
+			return nil
+		})
+		if errors.Is(err, errSessionGone) {
+			led.Delete(dest, e.Path)
+			return nil, fmt.Errorf("%w; the next run starts it again", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if res.done == nil {
+			if res.offset < 0 || res.offset > size {
+				return nil, fmt.Errorf("drive reports %d bytes received of %d", res.offset, size)
+			}
+			rec := ledger.Record{Extra: map[string]string{exSession: sess, exSHA256: e.SHA256, exOffset: strconv.FormatInt(res.offset, 10)}}
+			if err := led.Put(dest, e.Path, rec); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := hashTo(size); err != nil {
+		return nil, err
+	}
+	md, sh := s.hex()
+	if err := im.check(ctx, e, res.done, md, sh); err != nil {
+		led.Delete(dest, e.Path)
+		return nil, err
+	}
+	return res.done, nil
+}
+
+// startSession opens a session and returns its URI.
+func (im *Importer) startSession(ctx context.Context, meta *drive.File, size int64) (string, error) {
+	body, err := json.Marshal(meta)
+	if err != nil {
+		return "", err
+	}
+	u := im.uploadURL + "?uploadType=resumable&fields=" + url.QueryEscape(fileFields)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=UTF-8")
+	req.Header.Set("X-Upload-Content-Type", meta.MimeType)
+	req.Header.Set("X-Upload-Content-Length", strconv.FormatInt(size, 10))
+	resp, err := im.hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return "", readError(resp)
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "", errors.New("drive opened an upload session without a Location")
+	}
+	return loc, nil
+}
+
+// sendChunk sends bytes [off, off+n) of r, or with r nil asks for the
+// session's status.
+func (im *Importer) sendChunk(ctx context.Context, sess string, r io.ReaderAt, off, n, size int64) (chunkResult, error) {
+	var body io.Reader = http.NoBody
+	cr := fmt.Sprintf("bytes */%d", size)
+	if r != nil && n > 0 {
+		body = io.NewSectionReader(r, off, n)
+		cr = fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, size)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, sess, body)
+	if err != nil {
+		return chunkResult{}, err
+	}
+	if r != nil && n > 0 {
+		req.ContentLength = n
+	}
+	req.Header.Set("Content-Range", cr)
+	// As the Go client does: "incomplete" then comes as 200 with an
+	// override header instead of a bare 308.
+	req.Header.Set("X-GUploader-No-308", "yes")
+	resp, err := im.hc.Do(req)
+	if err != nil {
+		return chunkResult{}, err
+	}
+	defer resp.Body.Close()
+	incomplete := resp.StatusCode == http.StatusPermanentRedirect ||
+		(resp.StatusCode == http.StatusOK && resp.Header.Get("X-Http-Status-Code-Override") == "308")
+	switch {
+	case incomplete:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return chunkResult{offset: parseRange(resp.Header.Get("Range"))}, nil
+	case resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated:
+		var f drive.File
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&f); err != nil {
+			return chunkResult{}, fmt.Errorf("drive's answer to the last chunk: %w", err)
+		}
+		return chunkResult{done: &f}, nil
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return chunkResult{}, errSessionGone
+	}
+	return chunkResult{}, readError(resp)
+}
+
+// parseRange reads "bytes=0-N" into N+1; no header means nothing arrived.
+func parseRange(v string) int64 {
+	_, rng, ok := strings.Cut(v, "=")
+	if !ok {
+		return 0
+	}
+	_, last, ok := strings.Cut(rng, "-")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.ParseInt(last, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n + 1
+}
+
+// readError turns Google's JSON error into a statusError.
+func readError(resp *http.Response) error {
+	var doc struct {
+		Error struct {
+			Message string `json:"message"`
+			Errors  []struct {
+				Reason string `json:"reason"`
+			} `json:"errors"`
+		} `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	e := &statusError{code: resp.StatusCode, after: resp.Header.Get("Retry-After")}
+	if json.Unmarshal(b, &doc) == nil && doc.Error.Message != "" {
+		e.msg = doc.Error.Message
+		if len(doc.Error.Errors) > 0 {
+			e.reason = doc.Error.Errors[0].Reason
+		}
+	} else {
+		e.msg = http.StatusText(resp.StatusCode)
+	}
+	return e
+}
