@@ -11,6 +11,7 @@ import (
 
 	"github.com/miexit/miexit/exporters/micloud"
 	"github.com/miexit/miexit/importers/dropbox"
+	"github.com/miexit/miexit/importers/google"
 	"github.com/miexit/miexit/importers/onedrive"
 	"github.com/miexit/miexit/internal/statedir"
 )
@@ -23,7 +24,7 @@ func authCmd(g *globals) *cobra.Command {
 		Use:   "auth SERVICE",
 		Short: "Sign in to a source or destination once; tokens are stored 0600 and never printed",
 	}
-	c.AddCommand(authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g))
+	c.AddCommand(authGoogleCmd(g), authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g))
 	return c
 }
 
@@ -137,5 +138,38 @@ The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
 		},
 	}
 	c.Flags().StringVar(&clientID, "client-id", "", "your app registration's Application (client) ID")
+	return c
+}
+
+func authGoogleCmd(g *globals) *cobra.Command {
+	var noBrowser bool
+	c := &cobra.Command{
+		Use:   "google",
+		Short: "Sign in to Google (Contacts and the Drive files miexit creates); the token is stored 0600",
+		Long: `miexit uses your own OAuth client, so no third party ever holds your token:
+
+ 1. In https://console.cloud.google.com create a project, enable the "Google People
+    API" and the "Google Drive API".
+ 2. OAuth consent screen: External, add yourself as a test user; scopes
+    .../auth/contacts and .../auth/drive.file.
+ 3. Credentials > Create credentials > OAuth client ID > Desktop app; download the
+    JSON and save it as google-client.json in miexit's config dir (or set
+    MIEXIT_GOOGLE_CLIENT_ID and MIEXIT_GOOGLE_CLIENT_SECRET).
+ 4. Run this command: a browser opens, you allow access, and the page redirects to
+    a one-time listener on 127.0.0.1. With --no-browser, open the printed URL yourself.`,
+		Example: "  miexit auth google\n  miexit auth google --no-browser",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := google.Auth(cmd.Context(), google.AuthOptions{ConfigDir: statedir.Config(), NoBrowser: noBrowser, Out: g.stderr})
+			if err != nil {
+				return err
+			}
+			if !g.quiet {
+				fmt.Fprintln(g.stdout, "Signed in; token saved in", p)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noBrowser, "no-browser", false, "print the sign-in URL instead of opening a browser")
 	return c
 }

@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/graphtest"
+	"github.com/miexit/miexit/internal/sample"
 )
 
 // The whole CLI against the fake Dropbox through the real SDK: migrate,
@@ -67,5 +69,45 @@ func TestMigrateToOneDrive(t *testing.T) {
 	r = miexit(t, "verify", "--from", "archive:"+src, "--to", "onedrive:/Backup")
 	if r.code != 1 || !strings.Contains(r.stdout, "different media: media/DCIM/Camera/IMG_20240501_101500.jpg") {
 		t.Fatalf("verify after corruption: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// The headline use, against the fake Google through the real clients:
+// contacts go to People in batches, everything else to Drive.
+func TestMigrateToGoogle(t *testing.T) {
+	src, _ := setup(t)
+	srv := googletest.New()
+	defer srv.Close()
+	t.Setenv("MIEXIT_GOOGLE_ENDPOINT", srv.URL)
+	t.Setenv("MIEXIT_GOOGLE_TOKEN", srv.Token)
+
+	r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "google", "--json")
+	if r.code != 0 {
+		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
+	}
+	if v := lastJSON(t, r.stdout)["verify"].(map[string]any); v["ok"] != true {
+		t.Fatalf("verify: %v", v)
+	}
+	if n, want := srv.Count("people.batchCreateContacts"), (sample.Expected.Contacts+199)/200; n != want {
+		t.Errorf("%d batchCreateContacts calls, want %d (counts %v)", n, want, srv.Counts())
+	}
+	if got := len(srv.Contacts()); got != sample.Expected.Contacts {
+		t.Errorf("%d contacts at Google, want %d", got, sample.Expected.Contacts)
+	}
+	before := srv.Writes()
+	if r = miexit(t, "migrate", "--from", "archive:"+src, "--to", "google", "-q"); r.code != 0 {
+		t.Fatalf("second migrate exit %d: %s", r.code, r.stderr)
+	}
+	if n := srv.Writes() - before; n != 0 {
+		t.Errorf("second migrate made %d writes", n)
+	}
+	fs := srv.FindFiles("miexit/sample/media/DCIM/Camera/IMG_20240501_101500.jpg")
+	if len(fs) != 1 {
+		t.Fatalf("photo on Drive %d times: %v", len(fs), srv.Files())
+	}
+	srv.DeleteFile(fs[0].ID)
+	r = miexit(t, "verify", "--from", "archive:"+src, "--to", "google")
+	if r.code != 1 || !strings.Contains(r.stdout, "missing media: media/DCIM/Camera/IMG_20240501_101500.jpg") {
+		t.Fatalf("verify after deletion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
