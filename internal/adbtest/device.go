@@ -187,7 +187,9 @@ func (d *Device) run(cmdline string, stdout, stderr io.Writer) int {
 
 // Run executes one command as the device's shell would, for tests that
 // need its output without a connection.
-func (d *Device) Run(args []string, stdout, stderr io.Writer) int { return d.exec(args, stdout, stderr) }
+func (d *Device) Run(args []string, stdout, stderr io.Writer) int {
+	return d.exec(args, stdout, stderr)
+}
 
 func (d *Device) exec(args []string, stdout, stderr io.Writer) int {
 	if c := d.Commands[args[0]]; c != nil {
