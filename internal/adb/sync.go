@@ -62,6 +62,9 @@ func (d *Device) Sync(ctx context.Context) (*Sync, error) {
 	return &Sync{d: d, rc: rc, br: bufio.NewReaderSize(rc, 256<<10), ctx: ctx, v2: f["stat_v2"], ls2: f["ls_v2"]}, nil
 }
 
+// Err is the error that broke the session, nil while it is usable.
+func (s *Sync) Err() error { return s.err }
+
 // Close ends the session.
 func (s *Sync) Close() error {
 	if s.err == nil && !s.busy {
@@ -241,8 +244,7 @@ func (s *Sync) List(path string) iter.Seq2[FileInfo, error] {
 			case "FAIL":
 				s.busy = false
 				msg := s.readFail(le.Uint32(hdr[4:]))
-				s.fail(fmt.Errorf("adb list %s: %s", path, msg))
-				yield(FileInfo{}, fmt.Errorf("adb list %s: %s", path, msg))
+				yield(FileInfo{}, &FailError{Request: "list " + path, Message: msg})
 				return
 			case "DENT":
 				fi = FileInfo{Mode: unixMode(le.Uint32(hdr[4:])), Size: int64(le.Uint32(hdr[8:])), ModTime: time.Unix(int64(le.Uint32(hdr[12:])), 0)}
@@ -330,9 +332,9 @@ func (r *recvReader) Read(p []byte) (int, error) {
 		case "FAIL":
 			msg := s.readFail(n)
 			s.busy = false
-			r.err = fmt.Errorf("adb pull %s: %s", r.path, msg)
+			r.err = &FailError{Request: "pull " + r.path, Message: msg}
 			if isNotExist(msg) {
-				r.err = fmt.Errorf("adb pull %s: %s: %w", r.path, msg, fs.ErrNotExist)
+				r.err = fmt.Errorf("%w: %w", r.err, fs.ErrNotExist)
 			}
 			return 0, r.err
 		default:

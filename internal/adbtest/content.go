@@ -287,6 +287,8 @@ func less(a, b any) bool {
 	return false
 }
 
+var nullRE = regexp.MustCompile(`(?i)^\s*(\w+)\s+IS\s+(NOT\s+)?NULL\s*$`)
+
 var condRE = regexp.MustCompile(`^\s*(\w+)\s*(=|>=|<=|>|<|!=)\s*('(?:[^']|'')*'|-?\d+)\s*$`)
 
 // parseWhere understands what miexit sends: comparisons joined by AND.
@@ -296,6 +298,15 @@ func parseWhere(w string, cols []string) (func([]any) bool, error) {
 	}
 	var conds []func([]any) bool
 	for _, part := range regexp.MustCompile(`(?i)\s+AND\s+`).Split(w, -1) {
+		if n := nullRE.FindStringSubmatch(part); n != nil {
+			idx := indexOf(cols, n[1])
+			if idx < 0 {
+				return nil, fmt.Errorf("no such column: %s", n[1])
+			}
+			not := n[2] != ""
+			conds = append(conds, func(r []any) bool { return (r[idx] == nil) != not })
+			continue
+		}
 		m := condRE.FindStringSubmatch(part)
 		if m == nil {
 			return nil, fmt.Errorf("near %q: syntax error", part)
@@ -316,6 +327,9 @@ func parseWhere(w string, cols []string) (func([]any) bool, error) {
 			v := r[idx]
 			if x, ok := v.(int); ok {
 				v = int64(x)
+			}
+			if _, ok := v.([]byte); ok {
+				return false
 			}
 			switch op {
 			case "=":

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ServerFeatures are what Debian's adb 29 server supports.
@@ -241,6 +242,14 @@ func (s *Server) handle(c net.Conn) {
 			}
 			okay(c, nil)
 			target.serve(req, &hostStream{br: br, c: c})
+			// Closing with unread input (a shell's stdin-close packet)
+			// would reset the connection and lose the last output: half
+			// close, then drain until the client hangs up, as adb does.
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.CloseWrite()
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				io.Copy(io.Discard, br)
+			}
 			return
 		}
 	}
