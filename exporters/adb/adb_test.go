@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -196,6 +197,7 @@ func checkExport(t *testing.T, d *adbtest.Device, ex *adbexp.Exporter) {
 
 	t.Run("media byte-exact, hostile names inside the snapshot", func(t *testing.T) {
 		n := 0
+		renamed := map[string]bool{}
 		for e, err := range r.Entries() {
 			if err != nil {
 				t.Fatal(err)
@@ -208,10 +210,17 @@ func checkExport(t *testing.T, d *adbtest.Device, ex *adbexp.Exporter) {
 			devPath := "/storage/emulated/0/" + rel
 			node := d.Files.Lookup(devPath)
 			if node == nil {
-				// A renamed hostile file: find it by content.
-				if !strings.HasPrefix(rel, "DCIM/Camera/") {
-					t.Errorf("unexpected media %s", e.Path)
+				// A renamed hostile file: its bytes must be one of theirs.
+				f, err := r.Open(e.Path)
+				if err != nil {
+					t.Fatal(err)
 				}
+				b, _ := io.ReadAll(f)
+				f.Close()
+				if !strings.HasPrefix(rel, "DCIM/Camera/") || !strings.HasPrefix(string(b), "hostile ") || renamed[string(b)] {
+					t.Errorf("unexpected media %s holding %q", e.Path, b)
+				}
+				renamed[string(b)] = true
 				continue
 			}
 			h := sha256.New()
@@ -222,6 +231,10 @@ func checkExport(t *testing.T, d *adbtest.Device, ex *adbexp.Exporter) {
 		}
 		if n != wantCounts.Media {
 			t.Errorf("%d media entries, want %d", n, wantCounts.Media)
+		}
+		// Control characters, backslashes, bad UTF-8, a 324-byte name.
+		if len(renamed) != 4 {
+			t.Errorf("%d renamed hostile files, want 4: %v", len(renamed), keys(renamed))
 		}
 		// Nothing outside the snapshot folder.
 		ents, _ := os.ReadDir(filepath.Dir(dir))
@@ -354,4 +367,70 @@ func TestConformance(t *testing.T) {
 		},
 		Want: &want,
 	})
+}
+
+func TestConformanceThroughRealADBServer(t *testing.T) {
+	real := adbtest.StartRealServer(t)
+	d := samplePhone("")
+	serial := real.Connect(t, d.Listen(t))
+	want := wantCounts
+	exportertest.Run(t, exportertest.Harness{
+		New: func(t *testing.T) exporters.Exporter {
+			ex, err := adbexp.Open(context.Background(), &adb.Client{Addr: real.Addr}, serial, adbexp.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ex
+		},
+		Want: &want,
+	})
+}
+
+func TestOldPhoneWithoutShellV2(t *testing.T) {
+	d := samplePhone("old")
+	d.Features = []string{"cmd"}
+	ex := fakeExporter(t, d)
+	dir := t.TempDir()
+	if got := export(t, ex, dir); got != wantCounts {
+		t.Fatalf("counts = %+v, want %+v", got, wantCounts)
+	}
+	r, _ := snapshot.Open(dir)
+	for m, err := range r.Messages() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m.Parts {
+			if p.File == "" {
+				continue
+			}
+			f, _ := r.Open(p.File)
+			b, _ := io.ReadAll(f)
+			f.Close()
+			if !bytes.Equal(b, mmsJPEG) {
+				t.Errorf("attachment over exec: differs")
+			}
+		}
+	}
+}
+
+func TestExportStopsWhenContextEnds(t *testing.T) {
+	d := samplePhone("cancel")
+	d.Files.AddGenerated("/storage/emulated/0/Movies/huge.mp4", 1<<30, 5, mediaMod)
+	ex := fakeExporter(t, d)
+	w, err := snapshot.Create(t.TempDir(), snapshot.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ex.Export(ctx, w) }()
+	// Cancel once the big file is being pulled.
+	for d.Opened.Load() < 20 && len(done) == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
 }
