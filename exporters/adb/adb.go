@@ -42,7 +42,11 @@ type Options struct {
 	// Parallel is how many files are pulled at once (default 1, which
 	// keeps the order of media in the manifest deterministic).
 	Parallel int
-	Log      *slog.Logger
+	// PhoneJobs is how many `content` commands run at once on the phone
+	// for per-message work (MMS addresses and attachments); each starts a
+	// Java process there.
+	PhoneJobs int
+	Log       *slog.Logger
 }
 
 // DefaultMediaDirs are where MIUI keeps photos, videos and recordings.
@@ -81,6 +85,9 @@ func Open(ctx context.Context, c *adb.Client, serial string, opt Options) (*Expo
 		// One session keeps the manifest's order the same on every run;
 		// more overlap round trips on slow links.
 		opt.Parallel = 1
+	}
+	if opt.PhoneJobs <= 0 {
+		opt.PhoneJobs = 4
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)

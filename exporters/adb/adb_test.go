@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -432,5 +433,48 @@ func TestExportStopsWhenContextEnds(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestManyMMSKeepTheirOrderAndBytes(t *testing.T) {
+	d := samplePhone("many")
+	mms := d.Prov.Table("content://mms")
+	parts := d.Prov.Table("content://mms/part")
+	addrs := d.Prov.Table("content://mms/addr")
+	const n = 40
+	for i := int64(0); i < n; i++ {
+		id := 1000 + i
+		mms.Rows = append(mms.Rows, []any{id, int64(3), int64(1714560000) + i, int64(0), int64(1), int64(1), int64(132), int64(1), int64(0), nil, nil})
+		parts.Rows = append(parts.Rows, []any{5000 + i, id, int64(0), nil, "image/png", nil, nil, "p.png", nil, "/data/PART"})
+		d.Prov.SetFile(fmt.Sprintf("content://mms/part/%d", 5000+i), []byte(fmt.Sprintf("\x89PNG part %d", i)))
+		addrs.Rows = append(addrs.Rows, []any{9000 + i, id, int64(137), int64(106), fmt.Sprintf("+1555%04d", i)})
+	}
+	dir := t.TempDir()
+	export(t, fakeExporter(t, d), dir)
+	r, _ := snapshot.Open(dir)
+	i := 0
+	for m, err := range r.Messages() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ThreadID != 3 {
+			continue
+		}
+		if m.Address != fmt.Sprintf("+1555%04d", i) || len(m.Parts) != 1 {
+			t.Fatalf("message %d = %+v (out of order?)", i, m)
+		}
+		f, err := r.Open(m.Parts[0].File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != fmt.Sprintf("\x89PNG part %d", i) {
+			t.Errorf("message %d attachment = %q", i, b)
+		}
+		i++
+	}
+	if i != n {
+		t.Errorf("%d messages, want %d", i, n)
 	}
 }

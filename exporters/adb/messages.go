@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -134,7 +135,11 @@ func (e *Exporter) exportMMS(ctx context.Context, w *snapshot.Writer) error {
 	if err != nil {
 		return err
 	}
-	return e.query(ctx, provider.Query{URI: mmsURI, Columns: mmsCols}, func(r provider.Row) error {
+	// Message headers are few and small; gather them so addresses and
+	// attachments (one Java process each on the phone) can be fetched
+	// several at a time, then add the messages in order.
+	var jobs []*mmsJob
+	err = e.query(ctx, provider.Query{URI: mmsURI, Columns: mmsCols}, func(r provider.Row) error {
 		g := func(c string) string { return r.Get(mmsCols, c) }
 		m := mapping.Message{
 			Type:     "mms",
@@ -149,30 +154,119 @@ func (e *Exporter) exportMMS(ctx context.Context, w *snapshot.Writer) error {
 		if ds := atoi64(g("date_sent")); ds > 0 {
 			m.DateSent = time.Unix(ds, 0).UTC()
 		}
-		addrURI := "content://mms/" + strconv.FormatInt(r.ID, 10) + "/addr"
-		if err := e.query(ctx, provider.Query{URI: addrURI, Columns: mmsAddrCols}, func(a provider.Row) error {
-			m.Addrs = append(m.Addrs, mapping.Addr{Address: a.Get(mmsAddrCols, "hex(address)"), Type: atoi(a.Get(mmsAddrCols, "type")), Charset: atoi(a.Get(mmsAddrCols, "charset"))})
-			return nil
-		}); err != nil {
+		jobs = append(jobs, &mmsJob{id: r.ID, m: m, parts: parts[r.ID], done: make(chan struct{})})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.addMMS(ctx, w, jobs)
+}
+
+// mmsJob is one MMS being completed: addresses and attachment bytes
+// spooled to temp files.
+type mmsJob struct {
+	id     int64
+	m      mapping.Message
+	parts  []mmsPart
+	spools map[int]*os.File // by index in parts
+	err    error
+	done   chan struct{}
+}
+
+func (j *mmsJob) cleanup() {
+	for _, f := range j.spools {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	j.spools = nil
+}
+
+func isAttachment(p mmsPart) bool {
+	return p.data && p.part.Text == "" && p.part.ContentType != "application/smil"
+}
+
+// fetch reads a message's addresses and attachments from the phone.
+func (e *Exporter) fetch(ctx context.Context, j *mmsJob) error {
+	addrURI := "content://mms/" + strconv.FormatInt(j.id, 10) + "/addr"
+	if err := e.query(ctx, provider.Query{URI: addrURI, Columns: mmsAddrCols}, func(a provider.Row) error {
+		j.m.Addrs = append(j.m.Addrs, mapping.Addr{Address: a.Get(mmsAddrCols, "hex(address)"), Type: atoi(a.Get(mmsAddrCols, "type")), Charset: atoi(a.Get(mmsAddrCols, "charset"))})
+		return nil
+	}); err != nil {
+		return err
+	}
+	j.m.Address = mmsAddress(j.m.Box, j.m.Addrs)
+	for i, p := range j.parts {
+		if !isAttachment(p) {
+			continue
+		}
+		f, err := os.CreateTemp("", "miexit-mms-*")
+		if err != nil {
 			return err
 		}
-		m.Address = mmsAddress(m.Box, m.Addrs)
-		for _, p := range parts[r.ID] {
-			if p.data && p.part.Text == "" && p.part.ContentType != "application/smil" {
-				rel := path.Join(snapshot.AttachmentsDir, "mms-"+strconv.FormatInt(r.ID, 10), attachmentName(p))
-				ent, err := e.readPart(ctx, w, p.id, rel, m.Date)
+		if j.spools == nil {
+			j.spools = map[int]*os.File{}
+		}
+		j.spools[i] = f
+		if err := e.readPart(ctx, p.id, f); err != nil {
+			return fmt.Errorf("mms %d part %d: %w", j.id, p.id, err)
+		}
+	}
+	return nil
+}
+
+func (e *Exporter) addMMS(ctx context.Context, w *snapshot.Writer, jobs []*mmsJob) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, e.opt.PhoneJobs)
+	window := 4 * e.opt.PhoneJobs
+	launched := 0
+	defer func() {
+		cancel()
+		for _, j := range jobs[:launched] {
+			<-j.done
+			j.cleanup()
+		}
+	}()
+	for i, j := range jobs {
+		for ; launched < len(jobs) && launched < i+window; launched++ {
+			lj := jobs[launched]
+			go func() {
+				defer close(lj.done)
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					lj.err = ctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				lj.err = e.fetch(ctx, lj)
+			}()
+		}
+		<-j.done
+		if j.err != nil {
+			return j.err
+		}
+		for k, p := range j.parts {
+			if f := j.spools[k]; f != nil {
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return err
+				}
+				rel := path.Join(snapshot.AttachmentsDir, "mms-"+strconv.FormatInt(j.id, 10), attachmentName(p))
+				ent, err := w.AddFile(ctx, rel, f, j.m.Date)
 				if err != nil {
-					return fmt.Errorf("mms %d part %d: %w", r.ID, p.id, err)
+					return fmt.Errorf("mms %d part %d: %w", j.id, p.id, err)
 				}
 				p.part.File, p.part.Size, p.part.SHA256 = ent.Path, ent.Size, ent.SHA256
 			}
-			m.Parts = append(m.Parts, p.part)
+			j.m.Parts = append(j.m.Parts, p.part)
 		}
-		if err := w.AddMessage(ctx, m); err != nil {
-			return fmt.Errorf("mms %d: %w", r.ID, err)
+		j.cleanup()
+		if err := w.AddMessage(ctx, j.m); err != nil {
+			return fmt.Errorf("mms %d: %w", j.id, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // mmsAddress is the other party: the sender of a received message, the
@@ -210,25 +304,21 @@ func attachmentName(p mmsPart) string {
 }
 
 // readPart streams an attachment's bytes with `content read` (binary-safe
-// over shell v2 or exec:) into the snapshot.
-func (e *Exporter) readPart(ctx context.Context, w *snapshot.Writer, id int64, rel string, mod time.Time) (mapping.Entry, error) {
+// over shell v2 or exec:) into dst.
+func (e *Exporter) readPart(ctx context.Context, id int64, dst io.Writer) error {
 	uri := mmsPartURI + "/" + strconv.FormatInt(id, 10)
 	p, err := e.dev.Start(ctx, adb.Command("content", "read", "--uri", uri))
 	if err != nil {
-		return mapping.Entry{}, err
+		return err
 	}
 	defer p.Close()
-	ent, err := w.AddFile(ctx, rel, p, mod)
-	if err != nil {
-		return ent, err
-	}
-	if _, err := io.Copy(io.Discard, p); err != nil {
-		return ent, err
+	if _, err := io.Copy(dst, p); err != nil {
+		return err
 	}
 	if perr := provider.CheckError(uri, p.Stderr()); perr != nil {
-		return ent, wrapProvider(perr)
+		return wrapProvider(perr)
 	}
-	return ent, nil
+	return nil
 }
 
 func (e *Exporter) countCalls(ctx context.Context) (int, error) {
