@@ -99,8 +99,10 @@ func Open(ctx context.Context, c *adb.Client, serial string, opt Options) (*Expo
 func (e *Exporter) Name() string { return e.dev.Serial }
 
 // PhotosNotCopied is how many contacts have a photo the export could not
-// copy (Android serves contact photos only to apps, not to `content`).
-// Valid after Inventory or Export.
+// copy: Android serves contact photos only to apps, not to `content`, so
+// they come only from a .vcf exported with the Contacts app and left on
+// the phone (root, Download, Documents). After Inventory it counts every
+// contact with a photo; after Export, those no .vcf card filled.
 func (e *Exporter) PhotosNotCopied() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -476,5 +477,37 @@ func TestManyMMSKeepTheirOrderAndBytes(t *testing.T) {
 	}
 	if i != n {
 		t.Errorf("%d messages, want %d", i, n)
+	}
+}
+
+func TestContactPhotosMergedFromVCFOnPhone(t *testing.T) {
+	d := samplePhone("vcf")
+	photo := bytes.Repeat([]byte("\xff\xd8\xff\xe0 alice face "), 50)
+	b64 := base64.StdEncoding.EncodeToString(photo)
+	vcf := "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Alice Liddell\r\nTEL;CELL:+86 138 0013 8000\r\nPHOTO;ENCODING=BASE64;JPEG:" + b64 + "\r\n\r\nEND:VCARD\r\n"
+	d.Files.Add("/storage/emulated/0/Download/contacts.vcf", []byte(vcf), mediaMod)
+	ex := fakeExporter(t, d)
+	dir := t.TempDir()
+	export(t, ex, dir)
+	if ex.PhotosNotCopied() != 0 {
+		t.Errorf("PhotosNotCopied = %d, want 0 once the .vcf filled it", ex.PhotosNotCopied())
+	}
+	r, _ := snapshot.Open(dir)
+	for c, err := range r.Contacts() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Card.Value(vcard.FieldFormattedName) != "Alice Liddell" {
+			if c.Card.Get(vcard.FieldPhoto) != nil {
+				t.Errorf("photo given to %s", c.Card.Value(vcard.FieldFormattedName))
+			}
+			continue
+		}
+		v := c.Card.Value(vcard.FieldPhoto)
+		_, data, _ := strings.Cut(v, "base64,")
+		got, err := base64.StdEncoding.DecodeString(data)
+		if err != nil || !bytes.Equal(got, photo) {
+			t.Errorf("Alice's photo = %.60q (%v)", v, err)
+		}
 	}
 }

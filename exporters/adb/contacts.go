@@ -142,11 +142,26 @@ func (e *Exporter) exportContacts(ctx context.Context, w *snapshot.Writer) error
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var book *photoBook
+	if hasPhoto(byContact) {
+		var where string
+		book, where, err = e.findPhotoBook(ctx)
+		if err != nil {
+			return err
+		}
+		if book != nil {
+			e.log.Info("merging contact photos from a .vcf on the phone", "path", where, "cards_with_photo", book.n)
+		}
+	}
 	photos := 0
 	for _, id := range ids {
 		card, photo := buildCard(byContact[id], groups)
 		if photo {
-			photos++
+			if p := book.match(card); p != nil {
+				addPhoto(card, p)
+			} else {
+				photos++
+			}
 		}
 		if err := w.AddContact(ctx, mapping.Contact{Key: fmt.Sprintf("contact-adb-%d", id), Card: card}); err != nil {
 			return fmt.Errorf("contact %d: %w", id, err)
@@ -156,7 +171,7 @@ func (e *Exporter) exportContacts(ctx context.Context, w *snapshot.Writer) error
 	e.photos = photos
 	e.mu.Unlock()
 	if photos > 0 {
-		e.log.Warn("contact photos not copied: Android serves them only to apps; export a .vcf from the Contacts app to keep them", "contacts_with_photo", photos)
+		e.log.Warn("contact photos not copied: Android serves them only to apps; export a .vcf from the Contacts app (Contacts > Settings > Import/export > Export to storage) and run again", "photo_not_copied", photos)
 	}
 	return nil
 }
@@ -337,4 +352,15 @@ func buildCard(rows []*dataRow, groups map[string]string) (vcard.Card, bool) {
 	}
 	card.SetValue(vcard.FieldFormattedName, name)
 	return card, photo
+}
+
+func hasPhoto(byContact map[int64][]*dataRow) bool {
+	for _, rows := range byContact {
+		for _, d := range rows {
+			if d.mime == "photo" && (!d.null[14] || !d.null[15]) {
+				return true
+			}
+		}
+	}
+	return false
 }
