@@ -98,3 +98,10 @@ func Open(ctx context.Context, src string, p Params) (Exporter, error) {
 	}
 	return e, nil
 }
+
+// An ExtraCounter is an Exporter that knows counts beyond mapping.Counts
+// (Mi Cloud's recordings, or the messages that exist only in the cloud);
+// inventory shows them next to the standard ones.
+type ExtraCounter interface {
+	ExtraCounts(ctx context.Context) (map[string]int, error)
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -159,7 +160,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	pf.StringVar(&g.stateDir, "state-dir", "", "where the ledger and default snapshots live (default $MIEXIT_STATE_DIR or ~/.local/state/miexit)")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), versionCmd(g))
+	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), versionCmd(g))
 	return root
 }
 
@@ -179,7 +180,7 @@ func need(flag, value string) error {
 }
 
 func inventoryCmd(g *globals) *cobra.Command {
-	var from string
+	var from, password string
 	c := &cobra.Command{
 		Use:     "inventory --from SRC",
 		Short:   "Count what a source holds, copying nothing",
@@ -189,21 +190,33 @@ func inventoryCmd(g *globals) *cobra.Command {
 			if err := need("from", from); err != nil {
 				return err
 			}
-			counts, err := pipeline.Inventory(cmd.Context(), from, g.options(false))
+			o := g.options(false)
+			o.Password = password
+			inv, err := pipeline.Inventory(cmd.Context(), from, o)
 			if err != nil {
 				return err
 			}
 			if g.json {
-				g.summary("inventory", counts)
+				m := map[string]any{}
+				for k, v := range inv.Extra {
+					m[k] = v
+				}
+				b, _ := json.Marshal(inv.Counts)
+				json.Unmarshal(b, &m)
+				g.summary("inventory", m)
 				return nil
 			}
 			if !g.quiet {
-				printCounts(g.stdout, from, counts)
+				printCounts(g.stdout, from, inv.Counts)
+				for _, k := range sortedKeys(inv.Extra) {
+					fmt.Fprintf(g.stdout, "  %s: %d\n", strings.ReplaceAll(k, "_", " "), inv.Extra[k])
+				}
 			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&from, "from", "", "source: archive:PATH, adb[:SERIAL], micloud")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
 	return c
 }
 
@@ -323,7 +336,7 @@ func printImport(w io.Writer, s importStats) {
 }
 
 func verifyCmd(g *globals) *cobra.Command {
-	var from, to string
+	var from, to, password string
 	c := &cobra.Command{
 		Use:   "verify --from DIR|SRC --to DEST",
 		Short: "Check, item by item, that a destination holds everything; exit 1 on any gap",
@@ -334,7 +347,9 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err := errors.Join(need("from", from), need("to", to)); err != nil {
 				return usageError{err}
 			}
-			res, err := pipeline.Verify(cmd.Context(), from, to, g.options(false))
+			o := g.options(false)
+			o.Password = password
+			res, err := pipeline.Verify(cmd.Context(), from, to, o)
 			if err != nil {
 				return err
 			}
@@ -343,6 +358,7 @@ func verifyCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&from, "from", "", "snapshot folder, or a source to export first")
 	c.Flags().StringVar(&to, "to", "", "destination to check")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup (when --from is a source)")
 	return c
 }
 
@@ -457,4 +473,13 @@ func versionCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
 	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }

@@ -9,7 +9,10 @@ import (
 	"syscall"
 
 	_ "github.com/miexit/miexit/exporters/archive"
+	_ "github.com/miexit/miexit/exporters/micloud"
 	_ "github.com/miexit/miexit/importers/dir"
+	_ "github.com/miexit/miexit/importers/dropbox"
+	_ "github.com/miexit/miexit/importers/onedrive"
 )
 
 func main() {

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-vcard"
 
 	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/exporters/archive/miui"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 	"github.com/miexit/miexit/mapping/media"
@@ -34,6 +35,8 @@ func init() {
 type Exporter struct {
 	path string
 	p    exporters.Params
+	// users maps a .bak's path to the Android user descript.xml gives it.
+	users map[string]int
 }
 
 // New returns the exporter for the folder or zip at p.Arg.
@@ -41,7 +44,7 @@ func New(p exporters.Params) (*Exporter, error) {
 	if strings.TrimSpace(p.Arg) == "" {
 		return nil, fmt.Errorf("%w: archive: needs a folder or zip, as in archive:./Download/backup.zip", mapping.ErrBadInput)
 	}
-	return &Exporter{path: p.Arg, p: p}, nil
+	return &Exporter{path: p.Arg, p: p, users: map[string]int{}}, nil
 }
 
 // Name implements exporters.Exporter.
@@ -87,6 +90,13 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 	case lower == snapshot.ManifestPath, lower == snapshot.SMSXMLPath, lower == snapshot.CallsXMLPath:
 		// A snapshot's own bookkeeping: its items are read from the
 		// vCard and JSONL files next to it.
+		return nil
+	case base == "descript.xml":
+		return e.descript(m)
+	case strings.HasSuffix(base, ".bak"):
+		return e.miuiBackup(ctx, w, m)
+	case miui.IsLegacyStore(m.Name):
+		w.NotUnderstood(m.Name, "a MIUI 4/5-era backup file (.store), which miexit cannot read; make a new backup with Settings > Additional settings > Backup")
 		return nil
 	case strings.HasSuffix(base, ".vcf") || strings.HasSuffix(base, ".vcard"):
 		return e.contacts(ctx, w, m)
@@ -275,6 +285,10 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return err
 	}
+	if miui.LooksLikeBackup(head[:n]) {
+		// A backup renamed or copied without its .bak name.
+		return e.miuiBackup(ctx, w, m)
+	}
 	mime := media.Sniff(head[:n])
 	if mime == "" {
 		w.NotUnderstood(m.Name, "not a photo, video, recording, vCard, JSONL or note")
@@ -287,4 +301,50 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		ModTime:   m.ModTime,
 		Thumbnail: media.IsThumbnailPath("/" + m.Name),
 	}, func(context.Context) (io.ReadCloser, error) { return m.open() })
+}
+
+// descript reads a MIUI backup folder's descript.xml for the Android user
+// of each .bak file (0 the owner, 999 the second space).
+func (e *Exporter) descript(m member) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	d, err := miui.ParseDescript(rc)
+	if err != nil {
+		// Only the user ids come from it: the .bak headers are the truth.
+		e.p.Log.Warn("descript.xml unreadable; second-space backups are told apart by their attachments only", "file", m.Name, "err", err)
+		return nil
+	}
+	dir := path.Dir(m.Name)
+	for _, p := range d.Packages {
+		if p.BakFile != "" && p.User != 0 {
+			e.users[path.Join(dir, p.BakFile)] = p.User
+		}
+	}
+	return nil
+}
+
+// miuiBackup reads one MIUI/HyperOS local backup file.
+func (e *Exporter) miuiBackup(ctx context.Context, w *snapshot.Writer, m member) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	prefix := path.Dir(m.Name)
+	if prefix == "." {
+		prefix = "miui"
+	}
+	res, err := miui.Read(ctx, rc, miui.SnapshotSink(w), miui.Options{
+		Name: m.Name, Password: e.p.Password, Prefix: prefix, User: e.users[m.Name], Log: e.p.Log,
+	})
+	if err != nil {
+		return err
+	}
+	if res.Kind == miui.KindUnknown {
+		w.NotUnderstood(m.Name, "a backup of an app whose data miexit does not read")
+	}
+	return nil
 }

@@ -89,7 +89,7 @@ func Run(t *testing.T, h Harness) {
 		closeImp(imp)
 		cancel()
 		if err == nil && copied.Load() < 3 {
-			t.Fatalf("import finished after %d copies without being interrupted: the snapshot is too small", copied)
+			t.Fatalf("import finished after %d copies without being interrupted: the snapshot is too small", copied.Load())
 		}
 		runImport(t, ctx, h, state, snapB, nil)
 		res := check(t, h, state, snapB)

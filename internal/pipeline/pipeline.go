@@ -61,14 +61,31 @@ func (o Options) importer(ctx context.Context, dst, sourceName string) (importer
 	})
 }
 
+// InventoryResult is what a source holds: the standard counts, and any a
+// source knows beyond them (exporters.ExtraCounter).
+type InventoryResult struct {
+	mapping.Counts
+	Extra map[string]int
+}
+
 // Inventory counts what src holds, copying nothing.
-func Inventory(ctx context.Context, src string, o Options) (mapping.Counts, error) {
+func Inventory(ctx context.Context, src string, o Options) (InventoryResult, error) {
 	o.fill()
 	ex, err := o.exporter(ctx, src)
 	if err != nil {
-		return mapping.Counts{}, err
+		return InventoryResult{}, err
 	}
-	return ex.Inventory(ctx)
+	c, err := ex.Inventory(ctx)
+	if err != nil {
+		return InventoryResult{}, err
+	}
+	res := InventoryResult{Counts: c}
+	if xc, ok := ex.(exporters.ExtraCounter); ok {
+		if res.Extra, err = xc.ExtraCounts(ctx); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 // ExportResult says what an export wrote.

@@ -14,10 +14,17 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
+	"github.com/miexit/miexit/internal/miuigen"
 	"github.com/miexit/miexit/mapping"
+)
+
+const (
+	sampleSeed          = 2024
+	sampleBackupRecords = 4
 )
 
 // Generate writes the sample into dir, replacing files of the same names.
@@ -87,6 +94,18 @@ func Files() ([]File, error) {
 	}
 	add("MIUI/Gallery/cloud/.thumbnailFile/9f3b2c1d0e4a5b6c7d8e9f00112233445566778.jpg", thumb)
 	add("Download/booking.pdf", []byte("%PDF-1.4\n% a file miexit lists as not understood\n"))
+
+	// A MIUI "Local backup" folder as the phone writes it (synthetic data:
+	// CJK, emoji, bodies with ", " and newlines, an MMS with a picture,
+	// notes with an image).
+	bak := miuigen.New(sampleSeed, sampleBackupRecords)
+	names, data, err := bak.Files(miuigen.Options{Compressed: true, Seed: sampleSeed})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		add(path.Join("MIUI/backup/AllBackup", bak.Stamp(), n), data[n])
+	}
 	return out, nil
 }
 
@@ -231,5 +250,12 @@ func recording() []byte {
 	return b
 }
 
-// Expected is what the sample holds, for tests.
-var Expected = mapping.Counts{Contacts: 3, Messages: 5, Calls: 2, Notes: 2, Media: 5, Thumbnails: 1, NotUnderstood: 1}
+// Expected is what the sample holds, for tests: the loose files plus the
+// MIUI backup's records.
+var Expected = func() mapping.Counts {
+	b := miuigen.New(sampleSeed, sampleBackupRecords)
+	return mapping.Counts{
+		Contacts: 3 + len(b.Contacts), Messages: 5 + len(b.SMS) + len(b.MMS), Calls: 2 + len(b.Calls),
+		Notes: 2 + len(b.Notes), Media: 5, Thumbnails: 1, NotUnderstood: 1,
+	}
+}()

@@ -119,7 +119,11 @@ func (b *BodyWriter) MMS(m *mapping.Message, open AttachmentReader) error {
 	b.attr("sub", orNull(m.Subject))
 	b.attr("read", b01(m.Read))
 	b.attr("locked", b01(m.Locked))
-	b.attr("date_sent", strconv.FormatInt(m.DateSent.Unix(), 10))
+	sent := "0"
+	if !m.DateSent.IsZero() {
+		sent = strconv.FormatInt(m.DateSent.Unix(), 10)
+	}
+	b.attr("date_sent", sent)
 	b.attr("sub_id", strconv.Itoa(m.SubID))
 	b.attr("ct_t", "application/vnd.wap.multipart.related")
 	b.attr("readable_date", readable(m.Date))

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/graphtest"
+)
+
+// The whole CLI against the fake Dropbox through the real SDK: migrate,
+// migrate again (nothing written), then verify after a deletion at the
+// destination exits 1 naming the file.
+func TestMigrateToDropbox(t *testing.T) {
+	src, _ := setup(t)
+	srv := dropboxtest.New(t, "cli-test-token")
+	t.Setenv("MIEXIT_DROPBOX_ENDPOINT", srv.URL)
+	t.Setenv("MIEXIT_DROPBOX_TOKEN", "cli-test-token")
+
+	r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "dropbox:/Backup", "--json")
+	if r.code != 0 {
+		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
+	}
+	if v := lastJSON(t, r.stdout)["verify"].(map[string]any); v["ok"] != true {
+		t.Fatalf("verify: %v", v)
+	}
+	r = miexit(t, "migrate", "--from", "archive:"+src, "--to", "dropbox:/Backup", "--json")
+	if r.code != 0 {
+		t.Fatalf("second migrate exit %d: %s", r.code, r.stderr)
+	}
+	if n := lastJSON(t, r.stdout)["import_stats"].(map[string]any)["copied"].(float64); n != 0 {
+		t.Errorf("second migrate uploaded %v files", n)
+	}
+	if !srv.Remove("/Backup/media/DCIM/Camera/IMG_20240501_101500.jpg") {
+		t.Fatalf("no such file at the fake; it holds %v", srv.Files())
+	}
+	r = miexit(t, "verify", "--from", "archive:"+src, "--to", "dropbox:/Backup")
+	if r.code != 1 || !strings.Contains(r.stdout, "IMG_20240501_101500.jpg") {
+		t.Fatalf("verify after deletion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestMigrateToOneDrive(t *testing.T) {
+	src, _ := setup(t)
+	fake := graphtest.NewServer(graphtest.Options{PageSize: 5})
+	defer fake.Close()
+	t.Setenv("MIEXIT_ONEDRIVE_ENDPOINT", fake.Endpoint())
+	t.Setenv("MIEXIT_ONEDRIVE_TOKEN", fake.Token())
+
+	r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "onedrive:/Backup", "--json")
+	if r.code != 0 {
+		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
+	}
+	if v := lastJSON(t, r.stdout)["verify"].(map[string]any); v["ok"] != true {
+		t.Fatalf("verify: %v", v)
+	}
+	before := fake.Writes()
+	if r = miexit(t, "migrate", "--from", "archive:"+src, "--to", "onedrive:/Backup", "-q"); r.code != 0 {
+		t.Fatalf("second migrate exit %d: %s", r.code, r.stderr)
+	}
+	if n := fake.Writes() - before; n != 0 {
+		t.Errorf("second migrate made %d writes", n)
+	}
+	if !fake.Corrupt("/Backup/media/DCIM/Camera/IMG_20240501_101500.jpg") {
+		t.Fatalf("no such file at the fake: %v", fake.Files())
+	}
+	r = miexit(t, "verify", "--from", "archive:"+src, "--to", "onedrive:/Backup")
+	if r.code != 1 || !strings.Contains(r.stdout, "different media: media/DCIM/Camera/IMG_20240501_101500.jpg") {
+		t.Fatalf("verify after corruption: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -1,0 +1,319 @@
+package onedrive
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/miexit/miexit/internal/graph"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/quickxorhash"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Ledger Extra fields.
+const (
+	extRemote    = "remote"     // remote path under the folder, as named there
+	extQXH       = "qxh"        // quickXorHash of the uploaded bytes
+	extUploadURL = "upload_url" // an unfinished upload session
+	extOffset    = "offset"     // bytes the session confirmed
+)
+
+// job is one snapshot file that the ledger does not show as done.
+type job struct {
+	e      mapping.Entry
+	remote string // relative to the destination folder
+	rec    ledger.Record
+	had    bool // the ledger has a record for this path (we wrote it)
+}
+
+// Import uploads every whole file of snap that the ledger does not show as
+// already there. See importers.Importer for the guarantees.
+func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+	if rep == nil {
+		rep = progress.Discard
+	}
+	dest := im.Name()
+	var entries []mapping.Entry
+	for e, err := range snap.Files() {
+		if err != nil {
+			return fmt.Errorf("onedrive import: %w", err)
+		}
+		entries = append(entries, e)
+	}
+	// Names are given in sorted order so a re-run picks the same ones.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	nm := newNamer()
+	var jobs []job
+	needListing := false
+	for _, e := range entries {
+		remote, clash := nm.assign(e.Path)
+		if clash {
+			im.log.Warn("onedrive: a path differs only in letter case from another; stored under another name", "path", e.Path, "stored_as", remote)
+		} else if remote != e.Path {
+			im.log.Info("onedrive: name holds characters OneDrive refuses; stored with look-alikes", "path", e.Path, "stored_as", remote)
+		}
+		rec, ok, err := led.Get(dest, e.Path)
+		if err != nil {
+			return err
+		}
+		if ok && rec.SHA256 == e.SHA256 && rec.Extra[extUploadURL] == "" && rec.Extra[extRemote] == remote {
+			rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
+			continue
+		}
+		had := ok && rec.Extra[extRemote] == remote
+		if !had {
+			needListing = true
+		}
+		jobs = append(jobs, job{e: e, remote: remote, rec: rec, had: had})
+	}
+	if im.p.DryRun {
+		for _, j := range jobs {
+			rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.WouldCopy, Bytes: j.e.Size})
+		}
+		return nil
+	}
+	var existing map[string]graph.Item
+	if needListing {
+		// One listing of the folder replaces a lookup per file when the
+		// ledger is empty or lost its last writes.
+		var err error
+		if existing, err = im.listAll(ctx); err != nil {
+			return fmt.Errorf("onedrive import: %w", err)
+		}
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		errs   []error
+		failed int
+		sem    = make(chan struct{}, im.p.Concurrency)
+	)
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(j job) {
+			defer func() { <-sem; wg.Done() }()
+			var it *graph.Item
+			if ex, ok := existing[strings.ToLower(j.remote)]; ok {
+				it = &ex
+			}
+			action, err := im.upload(ctx, snap, led, dest, j, it)
+			if err != nil {
+				err = fmt.Errorf("upload %s: %w", j.e.Path, err)
+				rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.Failed, Err: err.Error()})
+				mu.Lock()
+				failed++
+				if len(errs) < 10 {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+				return
+			}
+			rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: action, Bytes: j.e.Size})
+		}(j)
+	}
+	wg.Wait()
+	ferr := led.Flush()
+	if err := ctx.Err(); err != nil {
+		return errors.Join(err, ferr)
+	}
+	if failed > 0 {
+		return errors.Join(append([]error{fmt.Errorf("onedrive import: %d files failed", failed)}, append(errs, ferr)...)...)
+	}
+	return ferr
+}
+
+// fileDate is the date a file carries at the destination, to the second
+// as OneDrive keeps it.
+func fileDate(e mapping.Entry) time.Time {
+	d := e.Modified
+	if !e.Taken.IsZero() {
+		d = e.Taken
+	}
+	return d.UTC().Truncate(time.Second)
+}
+
+func (im *Importer) fsInfo(e mapping.Entry) graph.FileSystemInfo {
+	d := fileDate(e)
+	fsi := graph.FileSystemInfo{LastModifiedDateTime: d}
+	if !e.Taken.IsZero() {
+		fsi.CreatedDateTime = d
+	}
+	return fsi
+}
+
+func sameDate(it *graph.Item, d time.Time) bool {
+	return d.IsZero() || (it.FileSystemInfo != nil && it.FileSystemInfo.LastModifiedDateTime.Equal(d))
+}
+
+func matches(it *graph.Item, size int64, qxh string) bool {
+	return it != nil && it.File != nil && it.Size == size && it.File.Hashes.QuickXorHash == qxh
+}
+
+// upload makes the destination hold one file: it hashes the local file,
+// trusts an identical remote file, and otherwise uploads it (simple PUT or
+// session) and checks the hash Graph computed.
+func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, dest string, j job, existing *graph.Item) (progress.Action, error) {
+	f, err := snap.Open(j.e.Path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	size, qxh, err := hashFile(f)
+	if err != nil {
+		return "", err
+	}
+	if size != j.e.Size {
+		return "", fmt.Errorf("%w: snapshot file is %d bytes, its manifest says %d: export again", mapping.ErrBadInput, size, j.e.Size)
+	}
+	full := im.remotePath(j.remote)
+	date := fileDate(j.e)
+	done := func(it *graph.Item, a progress.Action) (progress.Action, error) {
+		return a, led.Put(dest, j.e.Path, ledger.Record{SHA256: j.e.SHA256, Size: size, RemoteID: it.ID, ModTime: date,
+			Extra: map[string]string{extRemote: j.remote, extQXH: qxh}})
+	}
+	if !j.had && matches(existing, size, qxh) {
+		// Already there: the ledger lost its record, or another run
+		// uploaded it.
+		it := existing
+		if !sameDate(it, date) {
+			if it, err = im.c.SetFileSystemInfo(ctx, it.ID, im.fsInfo(j.e)); err != nil {
+				return "", err
+			}
+		}
+		return done(it, progress.Unchanged)
+	}
+	// Replace only what we wrote before or what differs from the snapshot:
+	// OneDrive keeps the replaced bytes in the file's version history.
+	conflict := graph.Fail
+	if j.had || existing != nil {
+		conflict = graph.Replace
+	}
+	var it *graph.Item
+	if size <= im.smallMax {
+		it, err = im.simple(ctx, f, size, qxh, full, conflict, j.e)
+	} else {
+		it, err = im.session(ctx, led, dest, f, size, qxh, full, conflict, j)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !matches(it, size, qxh) {
+		got := ""
+		if it.File != nil {
+			got = it.File.Hashes.QuickXorHash
+		}
+		return "", fmt.Errorf("OneDrive holds %d bytes with quickXorHash %s, the snapshot %d bytes with %s", it.Size, got, size, qxh)
+	}
+	return done(it, progress.Copied)
+}
+
+func hashFile(f *os.File) (int64, string, error) {
+	h := quickxorhash.New()
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return 0, "", err
+	}
+	return n, base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+// simple uploads in one PUT, then sets the date, which the PUT cannot.
+func (im *Importer) simple(ctx context.Context, f *os.File, size int64, qxh, full, conflict string, e mapping.Entry) (*graph.Item, error) {
+	it, err := im.c.PutContent(ctx, im.root, full, f, size, conflict)
+	if graph.IsConflict(err) && conflict == graph.Fail {
+		// An earlier attempt whose answer was lost may have landed.
+		cur, gerr := im.c.Item(ctx, im.root, full)
+		if gerr == nil && matches(cur, size, qxh) {
+			it, err = cur, nil
+		} else {
+			it, err = im.c.PutContent(ctx, im.root, full, f, size, graph.Replace)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d := fileDate(e); !sameDate(it, d) {
+		return im.c.SetFileSystemInfo(ctx, it.ID, im.fsInfo(e))
+	}
+	return it, nil
+}
+
+// session uploads through a resumable session kept in the ledger, so a
+// crash resumes where the session stands.
+func (im *Importer) session(ctx context.Context, led *ledger.Ledger, dest string, f *os.File, size int64, qxh, full, conflict string, j job) (*graph.Item, error) {
+	url, start := "", int64(0)
+	if u := j.rec.Extra[extUploadURL]; u != "" && j.rec.SHA256 == j.e.SHA256 && j.rec.Extra[extRemote] == j.remote {
+		st, err := im.c.SessionStatus(ctx, u)
+		switch {
+		case err == nil:
+			if next, ok, perr := st.Next(); perr == nil && ok {
+				url, start = u, next
+				im.log.Info("onedrive: resuming upload", "path", j.e.Path, "offset", next)
+			}
+		case errors.Is(err, graph.ErrSessionGone):
+			// Finished with a lost answer, or expired: look.
+			if cur, gerr := im.c.Item(ctx, im.root, full); gerr == nil && matches(cur, size, qxh) {
+				return cur, nil
+			}
+		default:
+			return nil, err
+		}
+	} else if u != "" {
+		// The file changed since that session began.
+		if err := im.c.CancelSession(ctx, u); err != nil {
+			im.log.Warn("onedrive: could not cancel an old upload session", "path", j.e.Path, "err", err)
+		}
+	}
+	for attempt := 0; ; attempt++ {
+		if url == "" {
+			s, err := im.c.CreateUploadSession(ctx, im.root, full, conflict, im.fsInfo(j.e))
+			if err != nil {
+				return nil, err
+			}
+			url, start = s.UploadURL, 0
+			if err := im.saveSession(led, dest, j, url, 0); err != nil {
+				return nil, err
+			}
+		}
+		it, err := im.c.Upload(ctx, url, f, size, start, im.fragSize, func(next int64) error {
+			return im.saveSession(led, dest, j, url, next)
+		})
+		if err == nil {
+			return it, nil
+		}
+		gone, conflictErr := errors.Is(err, graph.ErrSessionGone), graph.IsConflict(err)
+		if !gone && !conflictErr {
+			return nil, err
+		}
+		if cur, gerr := im.c.Item(ctx, im.root, full); gerr == nil && matches(cur, size, qxh) {
+			return cur, nil
+		}
+		if attempt > 0 {
+			return nil, err
+		}
+		url = ""
+		if conflictErr {
+			conflict = graph.Replace
+		}
+	}
+}
+
+func (im *Importer) saveSession(led *ledger.Ledger, dest string, j job, url string, off int64) error {
+	return led.PutNow(dest, j.e.Path, ledger.Record{SHA256: j.e.SHA256, Size: j.e.Size, Extra: map[string]string{
+		extRemote: j.remote, extUploadURL: url, extOffset: strconv.FormatInt(off, 10),
+	}})
+}
