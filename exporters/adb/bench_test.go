@@ -1,0 +1,89 @@
+package adb_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	adbexp "github.com/miexit/miexit/exporters/adb"
+	"github.com/miexit/miexit/internal/adb"
+	"github.com/miexit/miexit/internal/adbtest"
+	"github.com/miexit/miexit/internal/snapshot"
+)
+
+var allColumns = []string{"_id", "deleted", "title", "raw_contact_id", "contact_id", "is_primary", "mimetype",
+	"data1", "data2", "data3", "data4", "data5", "data6", "data7", "data8", "data9", "data10", "data11", "data12", "data13", "data14", "data15",
+	"thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body",
+	"msg_box", "m_type", "sub", "mid", "seq", "chset", "ct", "name", "cid", "cl", "text", "_data",
+	"duration", "subscription_id", "number"}
+
+// emptyProviders gives a phone every provider the exporter reads, empty.
+func emptyProviders(d *adbtest.Device) {
+	for _, u := range []string{"content://com.android.contacts/raw_contacts", "content://com.android.contacts/groups",
+		"content://com.android.contacts/data", "content://sms", "content://mms", "content://mms/part", "content://call_log/calls"} {
+		d.Prov.Set(u, &adbtest.Table{Columns: allColumns, Functions: true})
+	}
+}
+
+// BenchmarkPull copies a generated tree from the fake phone through the
+// real adb server, with miexit's exporter and with `adb pull`, so the
+// figures can be compared (b.SetBytes gives MB/s).
+func BenchmarkPull(b *testing.B) {
+	trees := []struct {
+		name  string
+		n     int
+		size  int64
+		total int64
+	}{
+		{"2000x32KiB", 2000, 32 << 10, 2000 * 32 << 10},
+		{"3x100MiB", 3, 100 << 20, 3 * 100 << 20},
+	}
+	for _, tr := range trees {
+		real := adbtest.StartRealServer(b)
+		d := adbtest.NewDevice("")
+		emptyProviders(d)
+		for i := range tr.n {
+			d.Files.AddGenerated(fmt.Sprintf("/storage/emulated/0/DCIM/Camera/IMG_%05d.jpg", i), tr.size, uint64(i+1), mediaMod)
+		}
+		serial := real.Connect(b, d.Listen(b))
+		for _, par := range []int{1, 4} {
+			b.Run(fmt.Sprintf("%s/miexit-parallel%d", tr.name, par), func(b *testing.B) {
+				b.SetBytes(tr.total)
+				ctx := context.Background()
+				for b.Loop() {
+					ex, err := adbexp.Open(ctx, &adb.Client{Addr: real.Addr}, serial, adbexp.Options{MediaDirs: []string{"DCIM"}, Parallel: par})
+					if err != nil {
+						b.Fatal(err)
+					}
+					dir := b.TempDir()
+					w, err := snapshot.Create(dir, snapshot.Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := ex.Export(ctx, w); err != nil {
+						b.Fatal(err)
+					}
+					if err := w.Commit(ctx); err != nil {
+						b.Fatal(err)
+					}
+					if w.Counts().Media != tr.n {
+						b.Fatalf("copied %d files, want %d", w.Counts().Media, tr.n)
+					}
+					os.RemoveAll(dir)
+				}
+			})
+		}
+		b.Run(tr.name+"/adb-pull", func(b *testing.B) {
+			b.SetBytes(tr.total)
+			for b.Loop() {
+				dir := b.TempDir()
+				if out, err := real.Run(b, "-s", serial, "pull", "/storage/emulated/0/DCIM", filepath.Join(dir, "x")); err != nil {
+					b.Fatalf("adb pull: %v: %s", err, out)
+				}
+				os.RemoveAll(dir)
+			}
+		})
+	}
+}
