@@ -160,7 +160,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	pf.StringVar(&g.stateDir, "state-dir", "", "where the ledger and default snapshots live (default $MIEXIT_STATE_DIR or ~/.local/state/miexit)")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), versionCmd(g))
+	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
 	return root
 }
 

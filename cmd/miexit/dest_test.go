@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miexit/miexit/internal/adbtest"
 	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/graphtest"
@@ -109,5 +110,19 @@ func TestMigrateToGoogle(t *testing.T) {
 	r = miexit(t, "verify", "--from", "archive:"+src, "--to", "google")
 	if r.code != 1 || !strings.Contains(r.stdout, "missing media: media/DCIM/Camera/IMG_20240501_101500.jpg") {
 		t.Fatalf("verify after deletion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestDevicesThroughFakeADBServer(t *testing.T) {
+	d := adbtest.NewDevice("fake-phone-1")
+	srv := adbtest.NewServer(t, d)
+	t.Setenv("ADB_SERVER_SOCKET", "tcp:"+srv.Addr)
+	r := miexit(t, "devices", "--json")
+	if r.code != 0 {
+		t.Fatalf("devices exit %d: %s", r.code, r.stderr)
+	}
+	devs, _ := lastJSON(t, r.stdout)["devices"].([]any)
+	if len(devs) != 1 || devs[0].(map[string]any)["serial"] != "fake-phone-1" {
+		t.Fatalf("devices = %v", devs)
 	}
 }

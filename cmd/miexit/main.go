@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	_ "github.com/miexit/miexit/exporters/adb"
 	_ "github.com/miexit/miexit/exporters/archive"
 	_ "github.com/miexit/miexit/exporters/micloud"
 	_ "github.com/miexit/miexit/importers/dir"
