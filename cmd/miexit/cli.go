@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -66,9 +67,13 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
 	}
 	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: slog.New(h)}
+	// Importers report from many goroutines: one line at a time.
+	var mu sync.Mutex
 	if g.json {
 		enc := json.NewEncoder(g.stdout)
 		o.Progress = progress.Func(func(e progress.Event) {
+			mu.Lock()
+			defer mu.Unlock()
 			enc.Encode(struct {
 				Type string `json:"type"`
 				progress.Event
@@ -76,6 +81,8 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 		})
 	} else if !g.quiet {
 		o.Progress = progress.Func(func(e progress.Event) {
+			mu.Lock()
+			defer mu.Unlock()
 			switch e.Action {
 			case progress.Failed, progress.Skipped, progress.NotUnderstood:
 				fmt.Fprintf(g.stderr, "%s: %s %s: %s\n", e.Phase, e.Action, e.Item, e.Err)
