@@ -260,7 +260,7 @@ func (d *Importer) listRecords(ctx context.Context, kind mapping.Kind, rel strin
 		return
 	}
 	defer f.Close()
-	for rec, err := range snapshot.Records(f, rel) {
+	for r, err := range snapshot.RemoteRecords(kind, rel, f) {
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -268,23 +268,10 @@ func (d *Importer) listRecords(ctx context.Context, kind mapping.Kind, rel strin
 			yield(mapping.Remote{}, fmt.Errorf("%s: %w", filepath.Join(d.root, rel), err))
 			return
 		}
-		if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: rel, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+		if !yield(r, nil) {
 			return
 		}
 	}
-}
-
-// KindOf says which kind a snapshot-relative path holds.
-func KindOf(rel string) mapping.Kind {
-	switch {
-	case strings.HasPrefix(rel, snapshot.MediaDir+"/"):
-		return mapping.KindMedia
-	case strings.HasPrefix(rel, snapshot.NoteFilesDir+"/"):
-		return mapping.KindFile
-	case strings.HasPrefix(rel, snapshot.NotesDir+"/") && strings.HasSuffix(rel, ".md"):
-		return mapping.KindNote
-	}
-	return mapping.KindFile
 }
 
 func (d *Importer) listFiles(ctx context.Context, kind mapping.Kind, yield func(mapping.Remote, error) bool) {
@@ -307,7 +294,7 @@ func (d *Importer) listFiles(ctx context.Context, kind mapping.Kind, yield func(
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if rel == snapshot.ManifestPath || KindOf(rel) != kind {
+		if rel == snapshot.ManifestPath || snapshot.KindOf(rel) != kind {
 			return nil
 		}
 		sum, err := hashFile(p)

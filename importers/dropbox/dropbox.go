@@ -441,7 +441,7 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 				return
 			}
 			rel := decodePath(f.path)
-			if kindOf(rel) != kind {
+			if snapshot.KindOf(rel) != kind {
 				continue
 			}
 			r := mapping.Remote{Kind: kind, Path: rel, Size: f.size, Hash: f.hash}
@@ -453,20 +453,6 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 			}
 		}
 	}
-}
-
-// kindOf tells a whole-file kind from a snapshot path, as the snapshot
-// writer lays them out.
-func kindOf(rel string) mapping.Kind {
-	switch {
-	case strings.HasPrefix(rel, snapshot.MediaDir+"/"):
-		return mapping.KindMedia
-	case strings.HasPrefix(rel, snapshot.NoteFilesDir+"/"):
-		return mapping.KindFile
-	case strings.HasPrefix(rel, snapshot.NotesDir+"/") && strings.HasSuffix(rel, ".md"):
-		return mapping.KindNote
-	}
-	return mapping.KindFile
 }
 
 func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc string) iter.Seq2[mapping.Remote, error] {
@@ -487,12 +473,12 @@ func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc stri
 			return
 		}
 		defer body.Close()
-		for rec, err := range snapshot.Records(body, doc) {
+		for r, err := range snapshot.RemoteRecords(kind, doc, body) {
 			if err != nil {
 				yield(mapping.Remote{}, fmt.Errorf("dropbox %s: %w", rp, err))
 				return
 			}
-			if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: doc, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+			if !yield(r, nil) {
 				return
 			}
 		}

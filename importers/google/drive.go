@@ -560,17 +560,17 @@ func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc stri
 				yield(mapping.Remote{}, fmt.Errorf("google drive: %s: %w", doc, err))
 				return
 			}
-			for rec, err := range snapshot.Records(body, doc) {
+			for r, err := range snapshot.RemoteRecords(kind, doc, body) {
 				if err != nil {
 					body.Close()
 					yield(mapping.Remote{}, fmt.Errorf("google drive: %w", err))
 					return
 				}
-				if seen[rec.Key] {
+				if seen[r.Key] {
 					continue
 				}
-				seen[rec.Key] = true
-				if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: doc, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+				seen[r.Key] = true
+				if !yield(r, nil) {
 					body.Close()
 					return
 				}

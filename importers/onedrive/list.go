@@ -57,20 +57,6 @@ func (im *Importer) listAll(ctx context.Context) (map[string]graph.Item, error) 
 	return m, err
 }
 
-// kindOf tells a whole file's kind from its snapshot path, as the
-// snapshot writer lays them out.
-func kindOf(p string) mapping.Kind {
-	switch {
-	case strings.HasPrefix(p, snapshot.MediaDir+"/"):
-		return mapping.KindMedia
-	case strings.HasPrefix(p, snapshot.NoteFilesDir+"/"):
-		return mapping.KindFile
-	case strings.HasPrefix(p, snapshot.NotesDir+"/") && strings.HasSuffix(p, ".md"):
-		return mapping.KindNote
-	}
-	return mapping.KindFile
-}
-
 // List reads what the folder really holds. Whole-file kinds carry the
 // quickXorHash in Remote.Hash; record kinds are read from the uploaded
 // documents, with each record's sha256.
@@ -104,7 +90,7 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 		stop := errors.New("stop")
 		err := im.walkSkip(ctx, start, skip, func(rel string, it graph.Item) error {
 			p := decodePath(rel)
-			if kindOf(p) != kind {
+			if snapshot.KindOf(p) != kind {
 				return nil
 			}
 			r := mapping.Remote{Kind: kind, Key: p, Path: p, Size: it.Size}
@@ -136,12 +122,12 @@ func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc stri
 		return
 	}
 	defer body.Close()
-	for rec, err := range snapshot.Records(body, doc) {
+	for r, err := range snapshot.RemoteRecords(kind, doc, body) {
 		if err != nil {
 			yield(mapping.Remote{}, fmt.Errorf("onedrive list %s: %w", kind, err))
 			return
 		}
-		if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: doc, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+		if !yield(r, nil) {
 			return
 		}
 	}

@@ -361,3 +361,48 @@ func (r *Reader) Contacts() iter.Seq2[mapping.Contact, error] {
 		}
 	}
 }
+
+// KindOf says which whole-file kind a snapshot path holds, as Writer lays
+// them out; destinations use it to sort what they list.
+func KindOf(rel string) mapping.Kind {
+	switch {
+	case strings.HasPrefix(rel, MediaDir+"/"):
+		return mapping.KindMedia
+	case strings.HasPrefix(rel, NoteFilesDir+"/"):
+		return mapping.KindFile
+	case strings.HasPrefix(rel, NotesDir+"/") && strings.HasSuffix(rel, ".md"):
+		return mapping.KindNote
+	}
+	return mapping.KindFile
+}
+
+// Document is the shared document holding the records of kind k, or ""
+// for whole-file kinds.
+func Document(k mapping.Kind) string {
+	switch k {
+	case mapping.KindContact:
+		return ContactsPath
+	case mapping.KindMessage:
+		return MessagesPath
+	case mapping.KindCall:
+		return CallsPath
+	}
+	return ""
+}
+
+// RemoteRecords reads a destination's copy of document doc and yields its
+// records as verify wants them. Errors name where; the caller adds which
+// destination.
+func RemoteRecords(kind mapping.Kind, doc string, r io.Reader) iter.Seq2[mapping.Remote, error] {
+	return func(yield func(mapping.Remote, error) bool) {
+		for rec, err := range Records(r, doc) {
+			if err != nil {
+				yield(mapping.Remote{}, err)
+				return
+			}
+			if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: doc, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+				return
+			}
+		}
+	}
+}
