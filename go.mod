@@ -11,4 +11,6 @@ require (
 require (
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	google.golang.org/api v0.311.0 // indirect
 )
