@@ -469,7 +469,8 @@ func (p *parser) build(c *rawCard) (mapping.Contact, error) {
 		}
 		text := toUTF8(raw, f.Params.Get("CHARSET"))
 		delete(f.Params, "CHARSET")
-		text = strings.ReplaceAll(text, "\r\n", "\n")
+		// CR LF and a lone CR are newlines in a value; the model keeps "\n".
+		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 		if IsStructured(pr.name, f.Params) {
 			f.Value = unescapeStructured(text, v21)
 		} else {

@@ -92,6 +92,13 @@ func formatField(name string, f *vcard.Field, version string) string {
 	return b.String()
 }
 
+// FormatHead writes a property's name and parameters as a 4.0 content
+// line starts them ("TEL;TYPE=CELL"), unfolded.
+func FormatHead(name string, params vcard.Params) string {
+	line := formatField(name, &vcard.Field{Params: params}, V4)
+	return strings.TrimSuffix(line, ":")
+}
+
 func formatParam(v string) string {
 	v = caretEncoder.Replace(v)
 	if v == "" || strings.ContainsAny(v, ",;: \t") {

@@ -80,7 +80,8 @@ func (l *lineReader) next() ([]byte, int, error) {
 			return nil, l.n, err
 		}
 		line := bytes.TrimSuffix(l.buf, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		// iOS 6 writes "\r\r\n"; every trailing CR is line ending.
+		line = bytes.TrimRight(line, "\r")
 		// Copy, so a pushed-back line survives the next read.
 		return append([]byte(nil), line...), l.n, nil
 	}
