@@ -117,7 +117,9 @@ func TestExtensionLies(t *testing.T) {
 
 func TestTaken(t *testing.T) {
 	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	local := func(y int, mo time.Month, d, h, mi, s int) time.Time { return time.Date(y, mo, d, h, mi, s, 0, time.Local) }
+	local := func(y int, mo time.Month, d, h, mi, s int) time.Time {
+		return time.Date(y, mo, d, h, mi, s, 0, time.Local)
+	}
 	mp4 := bytes.Join([][]byte{ftyp("isom"), box("free", make([]byte, 100)), box("moov", mvhd(0, shot))}, nil)
 	mp4v1 := bytes.Join([][]byte{ftyp("qt  "), box("moov", box("udta"), mvhd(1, shot))}, nil)
 	tests := []struct {
