@@ -83,7 +83,7 @@ type element struct {
 func attrMap(as []xml.Attr) map[string]string {
 	m := make(map[string]string, len(as))
 	for _, a := range as {
-		m[a.Name.Local] = a.Value
+		m[a.Name.Local] = RestoreControls(a.Value)
 	}
 	return m
 }

@@ -199,6 +199,24 @@ func TestReadsAppDocument(t *testing.T) {
 	}
 }
 
+// TestControlCharactersSurvive: a control character XML forbids, raw or
+// as a reference, neither stops the file nor is lost.
+func TestControlCharactersSurvive(t *testing.T) {
+	doc := "<smses count=\"2\">\n" +
+		`<sms address="1" date="1000" type="1" body="a&#1;b&#x1f;c" />` + "\n" +
+		"<sms address=\"2\" date=\"2000\" type=\"1\" body=\"raw\x0bbyte\" />\n</smses>\n"
+	var bodies []string
+	for m, err := range (&Reader{Name: "c.xml"}).Messages(strings.NewReader(doc)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, m.Body)
+	}
+	if want := []string{"a\x01b\x1fc", "raw\x0bbyte"}; !reflect.DeepEqual(bodies, want) {
+		t.Errorf("bodies %q, want %q", bodies, want)
+	}
+}
+
 func TestBadElementNamesLineAndReadingGoesOn(t *testing.T) {
 	doc := "<smses count=\"3\">\n" +
 		`<sms address="1" date="1000" type="1" body="a" />` + "\n" +

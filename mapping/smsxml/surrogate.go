@@ -2,6 +2,7 @@ package smsxml
 
 import (
 	"io"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -13,9 +14,42 @@ import (
 // SMS Backup & Restore writes for emoji and XML forbids, into the UTF-8
 // bytes of the character they encode. encoding/xml would otherwise turn each
 // half into U+FFFD without a word. A lone surrogate is left as it is.
+//
+// It also carries control characters XML 1.0 forbids (U+0000-U+001F but
+// tab, LF and CR), raw or as references, which would make encoding/xml
+// reject the whole file: each becomes U+10FF00 plus its code, a private-use
+// character no message holds, and RestoreControls turns it back.
 func JoinSurrogates(r io.Reader) io.Reader {
 	return transform.NewReader(r, surrogateJoiner{})
 }
+
+// controlBase is where JoinSurrogates parks forbidden control characters.
+const controlBase = 0x10FF00
+
+// RestoreControls undoes JoinSurrogates' parking of control characters in
+// a decoded value.
+func RestoreControls(s string) string {
+	if !containsParked(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= controlBase && r < controlBase+0x20 {
+			return r - controlBase
+		}
+		return r
+	}, s)
+}
+
+func containsParked(s string) bool {
+	for _, r := range s {
+		if r >= controlBase && r < controlBase+0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+func forbiddenControl(c int) bool { return c < 0x20 && c != '\t' && c != '\n' && c != '\r' }
 
 type surrogateJoiner struct{ transform.NopResetter }
 
@@ -25,10 +59,18 @@ const maxRef = 12
 func (surrogateJoiner) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, err error) {
 	for nSrc < len(src) {
 		c := src[nSrc]
+		if forbiddenControl(int(c)) {
+			if len(dst)-nDst < utf8.UTFMax {
+				return nDst, nSrc, transform.ErrShortDst
+			}
+			nDst += utf8.EncodeRune(dst[nDst:], rune(controlBase+int(c)))
+			nSrc++
+			continue
+		}
 		if c != '&' {
-			// Copy the run up to the next '&' in one go.
+			// Copy the run up to the next '&' or control byte in one go.
 			end := nSrc + 1
-			for end < len(src) && src[end] != '&' {
+			for end < len(src) && src[end] != '&' && !forbiddenControl(int(src[end])) {
 				end++
 			}
 			n := copy(dst[nDst:], src[nSrc:end])
@@ -42,6 +84,14 @@ func (surrogateJoiner) Transform(dst, src []byte, atEOF bool) (nDst, nSrc int, e
 		hi, n1, ok := parseRef(src[nSrc:], atEOF)
 		if !ok && n1 < 0 {
 			return nDst, nSrc, transform.ErrShortSrc
+		}
+		if ok && forbiddenControl(hi) {
+			if len(dst)-nDst < utf8.UTFMax {
+				return nDst, nSrc, transform.ErrShortDst
+			}
+			nDst += utf8.EncodeRune(dst[nDst:], rune(controlBase+hi))
+			nSrc += n1
+			continue
 		}
 		if ok && utf16.IsSurrogate(rune(hi)) && hi < 0xDC00 {
 			lo, n2, ok2 := parseRef(src[nSrc+n1:], atEOF)
