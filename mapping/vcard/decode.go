@@ -27,6 +27,10 @@ const (
 	maxNesting     = 8
 )
 
+// KeyField is the property a snapshot's contacts.vcf stores each key in
+// (snapshot.KeyField).
+const KeyField = "X-MIEXIT-KEY"
+
 // Decoder decodes a stream of cards with explicit limits.
 type Decoder struct {
 	// MaxLine caps one physical line, MaxCard one card's bytes; 0 means
@@ -480,6 +484,12 @@ func (p *parser) build(c *rawCard) (mapping.Contact, error) {
 		card[pr.name] = append(card[pr.name], f)
 	}
 	card[vcard.FieldVersion] = []*vcard.Field{{Value: "4.0"}}
+	// A snapshot's contacts.vcf carries each card's key; it is the key,
+	// not part of the contact, as snapshot.Reader also treats it.
+	if k := strings.TrimSpace(card.Value(KeyField)); k != "" {
+		delete(card, KeyField)
+		return mapping.Contact{Key: k, Card: card}, nil
+	}
 	return mapping.Contact{Key: Key(card), Card: card}, nil
 }
 
