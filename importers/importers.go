@@ -49,9 +49,16 @@ type Importer interface {
 
 // A Hasher is an Importer whose List fills Remote.Hash with its own
 // checksum instead of Remote.SHA256; verify computes the same checksum from
-// the snapshot to compare.
+// the snapshot to compare. Remote.Hash is the lower-case hex of the sum,
+// unless the importer is also a HashEncoder.
 type Hasher interface {
 	NewHash() hash.Hash
+}
+
+// A HashEncoder writes checksums in the destination's own form (OneDrive's
+// quickXorHash is base64).
+type HashEncoder interface {
+	EncodeHash(sum []byte) string
 }
 
 // A Closer is an Importer holding resources to release after a run.

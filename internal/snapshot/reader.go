@@ -215,7 +215,8 @@ type Record struct {
 }
 
 // maxRecord bounds one record, so a hostile document cannot exhaust memory.
-const maxRecord = maxMessageBytes + 1<<20
+// A variable so tests can lower it.
+var maxRecord = maxMessageBytes + 1<<20
 
 // Records splits a snapshot document (contacts.vcf or a .jsonl file, told
 // apart by name) into records. Destinations use it to check, item by item,

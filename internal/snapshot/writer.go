@@ -339,6 +339,11 @@ func (w *Writer) AddNote(ctx context.Context, n mapping.Note) error {
 		return err
 	}
 	folder := SafeName(n.Folder, "")
+	if strings.HasPrefix(folder, "_") {
+		// notes/_files holds attachments; a folder of the person's may
+		// not take that name.
+		folder = "folder" + folder
+	}
 	title := SafeName(n.Title, "")
 	if title == "" {
 		title = "Untitled"
@@ -487,7 +492,7 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	}
 	p := MediaDir + "/" + rel
 	w.mu.Lock()
-	if !w.claim(mapping.KindMedia, strings.ToLower(rel)) {
+	if !w.claim(mapping.KindMedia, rel) {
 		w.mu.Unlock()
 		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Duplicate})
 		return nil
@@ -826,4 +831,20 @@ func cardName(c vcard.Card) string {
 		return fn
 	}
 	return "(no name)"
+}
+
+// NotUnderstood records a file the source holds that miexit cannot read,
+// so inventory and the report list it instead of silently dropping it.
+func (w *Writer) NotUnderstood(name, why string) {
+	w.mu.Lock()
+	w.counts.NotUnderstood++
+	w.mu.Unlock()
+	w.log.Info("not understood", "file", name, "why", why)
+	w.report(progress.Event{Item: name, Action: progress.NotUnderstood, Err: why})
+}
+
+// Skip records an item left out for a reason (an unsafe path, a symlink).
+func (w *Writer) Skip(kind mapping.Kind, name, why string) {
+	w.log.Warn("skipped", "item", name, "why", why)
+	w.report(progress.Event{Kind: kind, Item: name, Action: progress.Skipped, Err: why})
 }

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/pipeline"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/verify"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Exit codes: 0 done, 1 failed or verify found gaps, 2 usage or input error.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// usageError marks a command-line mistake.
+type usageError struct{ error }
+
+// gapError is verify finding items missing or different.
+type gapError struct{ res verify.Result }
+
+func (g gapError) Error() string {
+	missing, different := 0, 0
+	for _, r := range g.res.Rows {
+		missing += r.Missing
+		different += r.Different
+	}
+	return fmt.Sprintf("verify: %d missing and %d different at %s; run `miexit import` (or migrate) again to copy them, then verify", missing, different, g.res.Destination)
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	json     bool
+	quiet    bool
+	verbose  bool
+	stateDir string
+	stdout   io.Writer
+	stderr   io.Writer
+}
+
+func (g *globals) options(dryRun bool) pipeline.Options {
+	level := slog.LevelWarn
+	switch {
+	case g.quiet:
+		level = slog.LevelError
+	case g.verbose:
+		level = slog.LevelInfo
+	}
+	var h slog.Handler = slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level})
+	if g.json {
+		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
+	}
+	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: slog.New(h)}
+	if g.json {
+		enc := json.NewEncoder(g.stdout)
+		o.Progress = progress.Func(func(e progress.Event) {
+			enc.Encode(struct {
+				Type string `json:"type"`
+				progress.Event
+			}{"event", e})
+		})
+	} else if !g.quiet {
+		o.Progress = progress.Func(func(e progress.Event) {
+			switch e.Action {
+			case progress.Failed, progress.Skipped, progress.NotUnderstood:
+				fmt.Fprintf(g.stderr, "%s: %s %s: %s\n", e.Phase, e.Action, e.Item, e.Err)
+			}
+		})
+	}
+	return o
+}
+
+// summary prints the final object in --json mode.
+func (g *globals) summary(command string, v any) {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		m = map[string]any{"result": v}
+	}
+	m["type"] = "summary"
+	m["command"] = command
+	json.NewEncoder(g.stdout).Encode(m)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var gap gapError
+	var use usageError
+	switch {
+	case errors.As(err, &gap):
+		fmt.Fprintln(stderr, "miexit:", err)
+		return exitFail
+	case errors.As(err, &use), errors.Is(err, mapping.ErrBadInput):
+		fmt.Fprintln(stderr, "miexit:", err)
+		return exitUsage
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "miexit: interrupted; nothing saved was lost. Run the same command again to finish the job.")
+		return exitFail
+	case isCobraUsage(err):
+		fmt.Fprintln(stderr, "miexit:", err)
+		fmt.Fprintln(stderr, "Run 'miexit --help' for usage.")
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "miexit:", err)
+	return exitFail
+}
+
+// isCobraUsage recognizes cobra's own argument and flag errors.
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "required flag", "accepts ", "requires "} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "miexit",
+		Short: "Move your data out of Xiaomi Mi Cloud and off your phone, and prove nothing was lost",
+		Long: `miexit copies contacts, messages, call log, notes, photos and videos from a
+MIUI/HyperOS phone, MIUI backups or Mi Cloud to a place you trust (a local folder,
+Google, Dropbox, OneDrive), and verifies the copy item by item, so you know when it
+is safe to switch Mi Cloud sync off and sign out.
+
+Sources:      ` + strings.Join(schemes(exporters.Schemes()), ", ") + `
+Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.BoolVar(&g.json, "json", false, "machine-readable output: JSON lines of events, then a summary object")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print errors only")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log what happens")
+	pf.StringVar(&g.stateDir, "state-dir", "", "where the ledger and default snapshots live (default $MIEXIT_STATE_DIR or ~/.local/state/miexit)")
+	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), versionCmd(g))
+	return root
+}
+
+func schemes(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = v + ":"
+	}
+	return out
+}
+
+func need(flag, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return usageError{fmt.Errorf("--%s is required", flag)}
+	}
+	return nil
+}
+
+func inventoryCmd(g *globals) *cobra.Command {
+	var from string
+	c := &cobra.Command{
+		Use:     "inventory --from SRC",
+		Short:   "Count what a source holds, copying nothing",
+		Example: "  miexit inventory --from archive:testdata/sample\n  miexit inventory --from adb --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := need("from", from); err != nil {
+				return err
+			}
+			counts, err := pipeline.Inventory(cmd.Context(), from, g.options(false))
+			if err != nil {
+				return err
+			}
+			if g.json {
+				g.summary("inventory", counts)
+				return nil
+			}
+			if !g.quiet {
+				printCounts(g.stdout, from, counts)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "source: archive:PATH, adb[:SERIAL], micloud")
+	return c
+}
+
+func printCounts(w io.Writer, title string, c mapping.Counts) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n", title)
+	fmt.Fprintf(tw, "  contacts\t%d\n  messages\t%d\n  calls\t%d\n  notes\t%d\n  media\t%d\n", c.Contacts, c.Messages, c.Calls, c.Notes, c.Media)
+	if c.Thumbnails > 0 {
+		fmt.Fprintf(tw, "  thumbnails\t%d\t(reduced copies only: get the originals from Mi Cloud or the phone)\n", c.Thumbnails)
+	}
+	if c.NotUnderstood > 0 {
+		fmt.Fprintf(tw, "  not understood\t%d\t(files miexit cannot read; listed with -v)\n", c.NotUnderstood)
+	}
+	tw.Flush()
+}
+
+func exportCmd(g *globals) *cobra.Command {
+	var from, to, password string
+	var dry bool
+	c := &cobra.Command{
+		Use:     "export --from SRC --to DIR",
+		Short:   "Write a source into a snapshot folder (the local backup every import reads)",
+		Example: "  miexit export --from archive:testdata/sample --to ./snapshot",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(need("from", from), need("to", to)); err != nil {
+				return usageError{err}
+			}
+			o := g.options(dry)
+			o.Password = password
+			res, err := pipeline.Export(cmd.Context(), from, to, o)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				g.summary("export", res)
+			} else if !g.quiet {
+				verb := "wrote"
+				if dry {
+					verb = "would write"
+				}
+				printCounts(g.stdout, fmt.Sprintf("%s %s (%d media unchanged since the last export)", verb, to, res.Unchanged), res.Counts)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "source: archive:PATH, adb[:SERIAL], micloud")
+	c.Flags().StringVar(&to, "to", "", "snapshot folder to write")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
+	c.Flags().BoolVar(&dry, "dry-run", false, "say what would be written, write nothing")
+	return c
+}
+
+func importCmd(g *globals) *cobra.Command {
+	var from, to string
+	var dry bool
+	var jobs int
+	c := &cobra.Command{
+		Use:     "import --from DIR --to DEST",
+		Short:   "Upload a snapshot to a destination; re-running copies only what is missing",
+		Example: "  miexit import --from ./snapshot --to dir:./miexit-backup",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(need("from", from), need("to", to)); err != nil {
+				return usageError{err}
+			}
+			tally := &progress.Tally{}
+			o := g.options(dry)
+			o.Concurrency = jobs
+			o.Progress = progress.Multi(o.Progress, tally)
+			res, err := pipeline.Import(cmd.Context(), from, to, o)
+			if err != nil {
+				return err
+			}
+			s := importSummary(res.Destination, tally)
+			if g.json {
+				g.summary("import", s)
+			} else if !g.quiet {
+				printImport(g.stdout, s)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "snapshot folder")
+	c.Flags().StringVar(&to, "to", "", "destination: dir:PATH, google, dropbox[:/folder], onedrive[:/folder]")
+	c.Flags().BoolVar(&dry, "dry-run", false, "say what would be uploaded, upload nothing")
+	c.Flags().IntVarP(&jobs, "jobs", "j", 4, "uploads at once")
+	return c
+}
+
+type importStats struct {
+	Destination string `json:"destination"`
+	Copied      int    `json:"copied"`
+	Unchanged   int    `json:"unchanged"`
+	WouldCopy   int    `json:"would_copy"`
+	Failed      int    `json:"failed"`
+	Bytes       int64  `json:"bytes"`
+}
+
+func importSummary(dest string, t *progress.Tally) importStats {
+	return importStats{
+		Destination: dest,
+		Copied:      t.Count("import", "", progress.Copied),
+		Unchanged:   t.Count("import", "", progress.Unchanged),
+		WouldCopy:   t.Count("import", "", progress.WouldCopy),
+		Failed:      t.Count("import", "", progress.Failed),
+		Bytes:       t.Bytes("import"),
+	}
+}
+
+func printImport(w io.Writer, s importStats) {
+	if s.WouldCopy > 0 {
+		fmt.Fprintf(w, "%s: would copy %d files, %d already there\n", s.Destination, s.WouldCopy, s.Unchanged)
+		return
+	}
+	fmt.Fprintf(w, "%s: copied %d files (%d bytes), %d already there\n", s.Destination, s.Copied, s.Bytes, s.Unchanged)
+}
+
+func verifyCmd(g *globals) *cobra.Command {
+	var from, to string
+	c := &cobra.Command{
+		Use:   "verify --from DIR|SRC --to DEST",
+		Short: "Check, item by item, that a destination holds everything; exit 1 on any gap",
+		Example: "  miexit verify --from archive:testdata/sample --to dir:./miexit-backup\n" +
+			"  miexit verify --from ./snapshot --to google --json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(need("from", from), need("to", to)); err != nil {
+				return usageError{err}
+			}
+			res, err := pipeline.Verify(cmd.Context(), from, to, g.options(false))
+			if err != nil {
+				return err
+			}
+			return g.reportVerify(res)
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "snapshot folder, or a source to export first")
+	c.Flags().StringVar(&to, "to", "", "destination to check")
+	return c
+}
+
+func (g *globals) reportVerify(res verify.Result) error {
+	if g.json {
+		g.summary("verify", res)
+	} else if !g.quiet {
+		printVerify(g.stdout, res)
+	}
+	if !res.OK {
+		return gapError{res}
+	}
+	return nil
+}
+
+func printVerify(w io.Writer, res verify.Result) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "verify %s\n", res.Destination)
+	fmt.Fprintln(tw, "  kind\tsource\tdestination\tmissing\tdifferent\textra")
+	for _, r := range res.Rows {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Source, r.Destination, r.Missing, r.Different, r.Extra)
+	}
+	tw.Flush()
+	const show = 50
+	for i, p := range res.Problems {
+		if i == show {
+			fmt.Fprintf(w, "  ... and %d more (use --json for the full list)\n", len(res.Problems)-show)
+			break
+		}
+		item := p.Path
+		if !isWholeFile(p.Kind) {
+			item = p.Key + " in " + p.Path
+		}
+		detail := ""
+		if p.Detail != "" {
+			detail = " (" + p.Detail + ")"
+		}
+		fmt.Fprintf(w, "  %s %s: %s%s\n", p.Problem, p.Kind, item, detail)
+	}
+	if res.OK {
+		fmt.Fprintln(w, "Everything in the source is at the destination.")
+	}
+}
+
+func isWholeFile(k mapping.Kind) bool {
+	return k == mapping.KindMedia || k == mapping.KindNote || k == mapping.KindFile
+}
+
+func migrateCmd(g *globals) *cobra.Command {
+	var from, to, snap, password string
+	var dry bool
+	var jobs int
+	c := &cobra.Command{
+		Use:   "migrate --from SRC --to DEST",
+		Short: "Export, import and verify in one go",
+		Example: "  miexit migrate --from archive:testdata/sample --to dir:./miexit-backup\n" +
+			"  miexit migrate --from adb --to google",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := errors.Join(need("from", from), need("to", to)); err != nil {
+				return usageError{err}
+			}
+			tally := &progress.Tally{}
+			o := g.options(dry)
+			o.Password = password
+			o.Concurrency = jobs
+			o.Progress = progress.Multi(o.Progress, tally)
+			res, err := pipeline.Migrate(cmd.Context(), from, to, snap, o)
+			if err != nil {
+				return err
+			}
+			imp := importSummary(res.Import.Destination, tally)
+			if g.json {
+				g.summary("migrate", struct {
+					pipeline.MigrateResult
+					ImportStats importStats `json:"import_stats"`
+				}{res, imp})
+			} else if !g.quiet {
+				printCounts(g.stdout, fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir), res.Export.Counts)
+				if imp.Destination != "" {
+					printImport(g.stdout, imp)
+				}
+			}
+			if dry {
+				return nil
+			}
+			if !g.json && !g.quiet {
+				printVerify(g.stdout, res.Verify)
+			}
+			if !res.Verify.OK {
+				return gapError{res.Verify}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "source: archive:PATH, adb[:SERIAL], micloud")
+	c.Flags().StringVar(&to, "to", "", "destination: dir:PATH, google, dropbox[:/folder], onedrive[:/folder]")
+	c.Flags().StringVar(&snap, "snapshot", "", "snapshot folder (default: one per source in the state dir)")
+	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
+	c.Flags().BoolVar(&dry, "dry-run", false, "say what would happen, change nothing")
+	c.Flags().IntVarP(&jobs, "jobs", "j", 4, "uploads at once")
+	return c
+}
+
+// version is set by the linker in releases.
+var version = "dev"
+
+func versionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print miexit's version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
+	}
+}

@@ -1,0 +1,20 @@
+// Command miexit moves a person's data out of Xiaomi's Mi Cloud and off a
+// MIUI/HyperOS phone, and proves nothing was lost before they sign out.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "github.com/miexit/miexit/exporters/archive"
+	_ "github.com/miexit/miexit/importers/dir"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

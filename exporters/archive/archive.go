@@ -1,0 +1,290 @@
+// Package archive is the "archive:PATH" source: a folder or a .zip holding
+// what a person downloaded or exported (vCard files, photos and videos,
+// messages as JSONL, notes), including a miexit snapshot itself.
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+	"github.com/miexit/miexit/mapping/media"
+)
+
+func init() {
+	exporters.Register("archive", func(ctx context.Context, p exporters.Params) (exporters.Exporter, error) {
+		return New(p)
+	})
+}
+
+// Exporter reads one folder or zip.
+type Exporter struct {
+	path string
+	p    exporters.Params
+}
+
+// New returns the exporter for the folder or zip at p.Arg.
+func New(p exporters.Params) (*Exporter, error) {
+	if strings.TrimSpace(p.Arg) == "" {
+		return nil, fmt.Errorf("%w: archive: needs a folder or zip, as in archive:./Download/backup.zip", mapping.ErrBadInput)
+	}
+	return &Exporter{path: p.Arg, p: p}, nil
+}
+
+// Name implements exporters.Exporter.
+func (e *Exporter) Name() string {
+	b := filepath.Base(filepath.Clean(e.path))
+	return strings.TrimSuffix(b, filepath.Ext(b))
+}
+
+// Inventory implements exporters.Exporter by running the export against a
+// writer that writes nothing, so its counts are exactly Export's.
+func (e *Exporter) Inventory(ctx context.Context) (mapping.Counts, error) {
+	w, err := snapshot.Create("", snapshot.Options{DryRun: true, Log: e.p.Log})
+	if err != nil {
+		return mapping.Counts{}, err
+	}
+	if err := e.Export(ctx, w); err != nil {
+		return mapping.Counts{}, err
+	}
+	return w.Counts(), nil
+}
+
+// Export implements exporters.Exporter.
+func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
+	wk, err := openWalker(e.path)
+	if err != nil {
+		return err
+	}
+	defer wk.close()
+	skip := func(name, why string) { w.Skip("", name, why) }
+	return wk.walk(ctx, func(m member) error {
+		if err := e.one(ctx, w, m); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
+		}
+		return nil
+	}, skip)
+}
+
+// one reads one member into the snapshot.
+func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error {
+	lower := strings.ToLower(m.Name)
+	base := path.Base(lower)
+	switch {
+	case lower == snapshot.ManifestPath, lower == snapshot.SMSXMLPath, lower == snapshot.CallsXMLPath:
+		// A snapshot's own bookkeeping: its items are read from the
+		// vCard and JSONL files next to it.
+		return nil
+	case strings.HasSuffix(base, ".vcf") || strings.HasSuffix(base, ".vcard"):
+		return e.contacts(ctx, w, m)
+	case strings.HasSuffix(base, ".jsonl"):
+		if strings.HasPrefix(base, "call") {
+			return jsonl(ctx, m, func(c mapping.Call) error { return w.AddCall(ctx, c) })
+		}
+		return jsonl(ctx, m, func(msg mapping.Message) error { return w.AddMessage(ctx, msg) })
+	case strings.HasPrefix(m.Name, snapshot.AttachmentsDir+"/"), strings.HasPrefix(m.Name, snapshot.NoteFilesDir+"/"):
+		// A snapshot's attachments keep their paths, which its messages
+		// and notes refer to.
+		rc, err := m.open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = w.AddFile(ctx, m.Name, rc, m.ModTime)
+		return err
+	case strings.HasSuffix(base, ".md") && (strings.HasPrefix(lower, "notes/") || strings.Contains(lower, "/notes/")):
+		return e.note(ctx, w, m)
+	}
+	return e.mediaOrOther(ctx, w, m)
+}
+
+// maxCardsFile bounds a vCard file read for contacts.
+const maxVCFBytes = 1 << 30
+
+func (e *Exporter) contacts(ctx context.Context, w *snapshot.Writer, m member) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return DecodeVCF(io.LimitReader(rc, maxVCFBytes), m.Name, func(c mapping.Contact) error {
+		return w.AddContact(ctx, c)
+	})
+}
+
+// DecodeVCF decodes every card of a vCard file. It is a variable so the
+// mapping layer's decoder (vCard 2.1 quirks) can replace go-vcard's.
+var DecodeVCF = func(r io.Reader, name string, fn func(mapping.Contact) error) error {
+	dec := vcard.NewDecoder(r)
+	for i := 1; ; i++ {
+		card, err := dec.Decode()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: card %d: %w", mapping.ErrBadInput, i, err)
+		}
+		c := mapping.Contact{Card: card}
+		if k := card.Value(snapshot.KeyField); k != "" {
+			c.Key = k
+		} else if uid := card.Value(vcard.FieldUID); uid != "" {
+			c.Key = "uid-" + uid
+		}
+		delete(card, snapshot.KeyField)
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+}
+
+// maxLine bounds one JSONL record.
+const maxLine = 64 << 20
+
+func jsonl[T any](ctx context.Context, m member, add func(T) error) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	for line := 1; ; line++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := readLine(br, maxLine)
+		if err == io.EOF && len(b) == 0 {
+			return nil
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue
+		}
+		var v T
+		if jerr := json.Unmarshal(b, &v); jerr != nil {
+			return fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, line, jerr)
+		}
+		if err := add(v); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+}
+
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var out []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		out = append(out, chunk...)
+		if len(out) > limit {
+			return nil, fmt.Errorf("%w: a line longer than %d bytes", mapping.ErrBadInput, limit)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return out, err
+	}
+}
+
+// maxNoteBytes bounds a note file.
+const maxNoteBytes = 16 << 20
+
+func (e *Exporter) note(ctx context.Context, w *snapshot.Writer, m member) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxNoteBytes+1))
+	if err != nil {
+		return err
+	}
+	if len(b) > maxNoteBytes {
+		return fmt.Errorf("%w: note larger than %d bytes", mapping.ErrBadInput, maxNoteBytes)
+	}
+	n := ParseNote(string(b))
+	rel := strings.TrimPrefix(m.Name, "notes/")
+	if n.Title == "" {
+		n.Title = strings.TrimSuffix(path.Base(rel), path.Ext(rel))
+	}
+	if dir := path.Dir(rel); dir != "." {
+		n.Folder = dir
+	}
+	if n.Modified.IsZero() {
+		n.Modified = m.ModTime
+	}
+	return w.AddNote(ctx, n)
+}
+
+// ParseNote reads a Markdown note, understanding the header miexit writes
+// ("# Title", then Created:/Modified:/Deleted: lines) so a snapshot used as
+// a source gives back the same notes.
+func ParseNote(s string) mapping.Note {
+	var n mapping.Note
+	rest := s
+	if strings.HasPrefix(rest, "# ") {
+		title, after, _ := strings.Cut(rest, "\n")
+		n.Title = strings.TrimSpace(strings.TrimPrefix(title, "# "))
+		rest = strings.TrimPrefix(after, "\n")
+		for {
+			line, after, ok := strings.Cut(rest, "\n")
+			k, v, isField := strings.Cut(strings.TrimSuffix(line, "  "), ": ")
+			if !ok || !isField {
+				break
+			}
+			switch k {
+			case "Created":
+				n.Created, _ = time.Parse(time.RFC3339, v)
+			case "Modified":
+				n.Modified, _ = time.Parse(time.RFC3339, v)
+			case "Deleted":
+				n.Deleted = strings.HasPrefix(v, "yes")
+			default:
+				goto body
+			}
+			rest = after
+		}
+	body:
+		rest = strings.TrimPrefix(rest, "\n")
+	}
+	n.Body = rest
+	return n
+}
+
+func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m member) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	head := make([]byte, media.SniffLen)
+	n, err := io.ReadFull(rc, head)
+	rc.Close()
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return err
+	}
+	mime := media.Sniff(head[:n])
+	if mime == "" {
+		w.NotUnderstood(m.Name, "not a photo, video, recording, vCard, JSONL or note")
+		return nil
+	}
+	rel := strings.TrimPrefix(m.Name, snapshot.MediaDir+"/")
+	return w.AddMedia(ctx, mapping.Media{
+		Path:      rel,
+		Size:      m.Size,
+		ModTime:   m.ModTime,
+		Thumbnail: media.IsThumbnailPath("/" + m.Name),
+	}, func(context.Context) (io.ReadCloser, error) { return m.open() })
+}

@@ -1,0 +1,350 @@
+// Package dir is the local-folder destination ("dir:PATH"): the snapshot's
+// files copied into PATH with the same layout, so the folder is a complete,
+// readable backup that verify can check file by file.
+package dir
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+func init() {
+	importers.Register("dir", func(ctx context.Context, p importers.Params) (importers.Importer, error) {
+		return New(p)
+	})
+}
+
+// Importer copies a snapshot into a local folder.
+type Importer struct {
+	root        string
+	dryRun      bool
+	concurrency int
+	log         *slog.Logger
+	writes      atomic.Int64
+}
+
+// New returns the importer for the folder p.Arg.
+func New(p importers.Params) (*Importer, error) {
+	if strings.TrimSpace(p.Arg) == "" {
+		return nil, fmt.Errorf("%w: dir: needs a folder, as in dir:./miexit-backup", mapping.ErrBadInput)
+	}
+	root, err := filepath.Abs(p.Arg)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(root); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is a file, not a folder", mapping.ErrBadInput, root)
+	}
+	log := p.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Importer{root: root, dryRun: p.DryRun, concurrency: max(p.Concurrency, 1), log: log}, nil
+}
+
+// Name implements importers.Importer.
+func (d *Importer) Name() string { return "dir:" + d.root }
+
+// Root is the destination folder.
+func (d *Importer) Root() string { return d.root }
+
+// Writes counts the files this importer created or replaced.
+func (d *Importer) Writes() int64 { return d.writes.Load() }
+
+// Import implements importers.Importer.
+func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+	if rep == nil {
+		rep = progress.Discard
+	}
+	if !d.dryRun {
+		if err := os.MkdirAll(d.root, 0o755); err != nil {
+			return fmt.Errorf("dir %s: %w", d.root, err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(d.concurrency)
+	for e, err := range snap.Files() {
+		if err != nil {
+			return err
+		}
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			act, err := d.copyOne(gctx, snap, led, e)
+			if err != nil {
+				rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Failed, Err: err.Error()})
+				return err
+			}
+			rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
+			return nil
+		})
+	}
+	err := g.Wait()
+	if ferr := led.Flush(); err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return err
+	}
+	if d.dryRun {
+		return nil
+	}
+	// The manifest goes last: a folder with a manifest is a complete copy.
+	return d.copyManifest(snap)
+}
+
+// copyOne makes the destination hold e, and says what it did.
+func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry) (progress.Action, error) {
+	dst, err := fsutil.Join(d.root, e.Path)
+	if err != nil {
+		return "", err
+	}
+	st, statErr := os.Lstat(dst)
+	exists := statErr == nil
+	if exists && !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%w: %s exists and is not a regular file; move it away and run again", mapping.ErrBadInput, dst)
+	}
+	rec, known, err := led.Get(d.Name(), e.Path)
+	if err != nil {
+		return "", err
+	}
+	// ours: the destination file is, by size and mtime, what we wrote.
+	ours := exists && known && rec.Size == st.Size() && rec.ModTime.Equal(st.ModTime())
+	if ours && rec.SHA256 == e.SHA256 {
+		return progress.Unchanged, nil
+	}
+	if exists && !ours && st.Size() == e.Size {
+		sum, err := hashFile(dst)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", dst, err)
+		}
+		if sum == e.SHA256 {
+			// Written by a run that was killed before its ledger flush,
+			// or copied by hand: the same bytes, so keep them.
+			return progress.Unchanged, led.Put(d.Name(), e.Path, ledger.Record{SHA256: sum, Size: st.Size(), ModTime: st.ModTime()})
+		}
+	}
+	if d.dryRun {
+		return progress.WouldCopy, nil
+	}
+	if exists && !ours {
+		kept, err := keepAside(dst)
+		if err != nil {
+			return "", fmt.Errorf("keep %s: %w", dst, err)
+		}
+		d.log.Warn("a different file was already at the destination; kept it under a new name", "path", dst, "kept_as", kept)
+	}
+	src, err := snap.Open(e.Path)
+	if err != nil {
+		return "", fmt.Errorf("snapshot %s: %w", e.Path, err)
+	}
+	defer src.Close()
+	f, err := fsutil.CreateTemp(dst)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", dst, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
+	if err != nil {
+		fsutil.Abort(f)
+		return "", fmt.Errorf("copy %s: %w", e.Path, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
+		fsutil.Abort(f)
+		return "", fmt.Errorf("%w: snapshot file %s does not match its manifest (sha256 %s, %d bytes; manifest %s, %d bytes): export again", mapping.ErrBadInput, e.Path, got, n, e.SHA256, e.Size)
+	}
+	if err := fsutil.Commit(f, dst, false); err != nil {
+		return "", fmt.Errorf("write %s: %w", dst, err)
+	}
+	if !e.Modified.IsZero() {
+		if err := os.Chtimes(dst, e.Modified, e.Modified); err != nil {
+			return "", err
+		}
+	}
+	d.writes.Add(1)
+	nst, err := os.Stat(dst)
+	if err != nil {
+		return "", err
+	}
+	return progress.Copied, led.Put(d.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: nst.Size(), ModTime: nst.ModTime()})
+}
+
+// keepAside renames a file we did not write to "name (miexit-kept N).ext",
+// so nothing already at the destination is lost.
+func keepAside(p string) (string, error) {
+	ext := filepath.Ext(p)
+	base := strings.TrimSuffix(p, ext)
+	for i := 1; i < 1000; i++ {
+		cand := fmt.Sprintf("%s (miexit-kept %d)%s", base, i, ext)
+		if _, err := os.Lstat(cand); errors.Is(err, fs.ErrNotExist) {
+			return cand, os.Rename(p, cand)
+		}
+	}
+	return "", errors.New("too many kept copies")
+}
+
+func (d *Importer) copyManifest(snap *snapshot.Reader) error {
+	src, err := snap.Path(snapshot.ManifestPath)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(d.root, snapshot.ManifestPath)
+	a, _, err := snapshot.HashFile(src)
+	if err != nil {
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	if b, _, err := snapshot.HashFile(dst); err == nil && a == b {
+		return nil
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := fsutil.CopyFrom(dst, f, true); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	d.writes.Add(1)
+	return nil
+}
+
+// List implements importers.Importer: it walks and hashes the folder
+// itself, never trusting the ledger.
+func (d *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mapping.Remote, error] {
+	return func(yield func(mapping.Remote, error) bool) {
+		switch kind {
+		case mapping.KindContact:
+			d.listRecords(ctx, kind, snapshot.ContactsPath, yield)
+		case mapping.KindMessage:
+			d.listRecords(ctx, kind, snapshot.MessagesPath, yield)
+		case mapping.KindCall:
+			d.listRecords(ctx, kind, snapshot.CallsPath, yield)
+		default:
+			d.listFiles(ctx, kind, yield)
+		}
+	}
+}
+
+func (d *Importer) listRecords(ctx context.Context, kind mapping.Kind, rel string, yield func(mapping.Remote, error) bool) {
+	f, err := os.Open(filepath.Join(d.root, filepath.FromSlash(rel)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		yield(mapping.Remote{}, err)
+		return
+	}
+	defer f.Close()
+	for rec, err := range snapshot.Records(f, rel) {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			yield(mapping.Remote{}, fmt.Errorf("%s: %w", filepath.Join(d.root, rel), err))
+			return
+		}
+		if !yield(mapping.Remote{Kind: kind, Key: rec.Key, Path: rel, Size: int64(len(rec.Data)), SHA256: rec.SHA256}, nil) {
+			return
+		}
+	}
+}
+
+// KindOf says which kind a snapshot-relative path holds.
+func KindOf(rel string) mapping.Kind {
+	switch {
+	case strings.HasPrefix(rel, snapshot.MediaDir+"/"):
+		return mapping.KindMedia
+	case strings.HasPrefix(rel, snapshot.NoteFilesDir+"/"):
+		return mapping.KindFile
+	case strings.HasPrefix(rel, snapshot.NotesDir+"/") && strings.HasSuffix(rel, ".md"):
+		return mapping.KindNote
+	}
+	return mapping.KindFile
+}
+
+func (d *Importer) listFiles(ctx context.Context, kind mapping.Kind, yield func(mapping.Remote, error) bool) {
+	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	stop := errors.New("stop")
+	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() || !de.Type().IsRegular() || fsutil.IsTemp(p) {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == snapshot.ManifestPath || KindOf(rel) != kind {
+			return nil
+		}
+		sum, err := hashFile(p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		info, err := de.Info()
+		if err != nil {
+			return err
+		}
+		key := rel
+		if kind == mapping.KindMedia {
+			key = strings.TrimPrefix(rel, snapshot.MediaDir+"/")
+		}
+		if !yield(mapping.Remote{Kind: kind, Key: key, Path: path.Clean(rel), Size: info.Size(), SHA256: sum}, nil) {
+			return stop
+		}
+		return nil
+	})
+	if err != nil && err != stop {
+		yield(mapping.Remote{}, fmt.Errorf("list %s: %w", d.root, err))
+	}
+}
+
+func hashFile(p string) (string, error) {
+	s, _, err := snapshot.HashFile(p)
+	return s, err
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

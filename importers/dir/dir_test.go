@@ -1,0 +1,51 @@
+package dir
+
+import (
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/importers/importertest"
+	"github.com/miexit/miexit/mapping"
+)
+
+func TestConformance(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "dest")
+	var writes atomic.Int64
+	var live []*Importer
+	importertest.Run(t, importertest.Harness{
+		New: func(t *testing.T) importers.Importer {
+			d, err := New(importers.Params{Arg: root, Concurrency: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, d)
+			return d
+		},
+		Writes: func() int {
+			n := writes.Load()
+			for _, d := range live {
+				n += d.Writes()
+			}
+			return int(n)
+		},
+		Delete: func(t *testing.T, r mapping.Remote) {
+			if err := os.Remove(filepath.Join(root, filepath.FromSlash(r.Path))); err != nil {
+				t.Fatal(err)
+			}
+		},
+		Corrupt: func(t *testing.T, r mapping.Remote) {
+			p := filepath.Join(root, filepath.FromSlash(r.Path))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = append(b, 'x')
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+	})
+}

@@ -1,0 +1,308 @@
+// Package importertest is the conformance suite every importer passes: the
+// behaviour all destinations share (idempotent re-runs, resume after an
+// interruption, verify catching a deleted or corrupted item), written once.
+package importertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/verify"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Harness describes the destination under test.
+type Harness struct {
+	// New returns an importer for the destination under test. Each call is
+	// "a new process" talking to the SAME destination.
+	New func(t *testing.T) importers.Importer
+	// Writes counts the write operations the destination has received so
+	// far (files created or replaced, uploads, creates, updates, deletes).
+	Writes func() int
+	// Delete removes, in the destination itself (not through the
+	// importer), the item List reported as r; Corrupt changes its bytes in
+	// place, keeping its name.
+	Delete  func(t *testing.T, r mapping.Remote)
+	Corrupt func(t *testing.T, r mapping.Remote)
+}
+
+// Run runs the suite. Its steps share one destination and run in order.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	ctx := context.Background()
+	state := t.TempDir()
+	snapA := Build(t, filepath.Join(t.TempDir(), "a"), "a")
+	// The resume step's snapshot: other items, so its copies are all new.
+	snapB := Build(t, filepath.Join(t.TempDir(), "b"), "b")
+
+	t.Run("import then verify is clean", func(t *testing.T) {
+		runImport(t, ctx, h, state, snapA, nil)
+		res := check(t, h, state, snapA)
+		if !res.OK {
+			t.Fatalf("verify after import: %s", describe(res))
+		}
+		for _, r := range res.Rows {
+			if r.Source == 0 && r.Kind != mapping.KindNote {
+				t.Errorf("the test snapshot has no %s: the suite is broken", r.Kind)
+			}
+		}
+	})
+
+	t.Run("second import writes nothing", func(t *testing.T) {
+		before := h.Writes()
+		tally := &progress.Tally{}
+		runImport(t, ctx, h, state, snapA, tally)
+		if got := h.Writes() - before; got != 0 {
+			t.Errorf("a second import made %d writes; want 0", got)
+		}
+		if n := tally.Count("import", "", progress.Copied); n != 0 {
+			t.Errorf("a second import reported %d items copied; want 0", n)
+		}
+	})
+
+	t.Run("an interrupted import resumes without duplicates", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		var copied atomic.Int32
+		// Reporters are called from many goroutines.
+		stopper := progress.Func(func(e progress.Event) {
+			if e.Action == progress.Copied && copied.Add(1) == 3 {
+				cancel()
+			}
+		})
+		imp := h.New(t)
+		led := openLedger(t, state)
+		err := imp.Import(cctx, snapB, led, stopper)
+		led.Close()
+		closeImp(imp)
+		cancel()
+		if err == nil && copied.Load() < 3 {
+			t.Fatalf("import finished after %d copies without being interrupted: the snapshot is too small", copied)
+		}
+		runImport(t, ctx, h, state, snapB, nil)
+		res := check(t, h, state, snapB)
+		if !res.OK {
+			t.Fatalf("verify after resume: %s", describe(res))
+		}
+		noDuplicates(t, h)
+	})
+
+	t.Run("verify catches a deleted and a corrupted item, import repairs them", func(t *testing.T) {
+		var media []mapping.Remote
+		for r, err := range h.New(t).List(ctx, mapping.KindMedia) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(r.Path, "resume-b-") && r.Size > 0 {
+				media = append(media, r)
+			}
+		}
+		if len(media) < 2 {
+			t.Fatalf("List(media) gave %d items from the resume snapshot", len(media))
+		}
+		h.Delete(t, media[0])
+		h.Corrupt(t, media[1])
+		res := check(t, h, state, snapB)
+		if res.OK {
+			t.Fatal("verify passed after a file was deleted and another corrupted")
+		}
+		var missing, different []string
+		for _, p := range res.Problems {
+			switch p.Problem {
+			case "missing":
+				missing = append(missing, p.Path)
+			case "different":
+				different = append(different, p.Path)
+			}
+		}
+		if len(missing) != 1 || !strings.HasSuffix(media[0].Path, strings.TrimPrefix(missing[0], "media/")) {
+			t.Errorf("missing = %q, want only %q", missing, media[0].Path)
+		}
+		if len(different) != 1 || !strings.HasSuffix(media[1].Path, strings.TrimPrefix(different[0], "media/")) {
+			t.Errorf("different = %q, want only %q", different, media[1].Path)
+		}
+		runImport(t, ctx, h, state, snapB, nil)
+		if res := check(t, h, state, snapB); !res.OK {
+			t.Fatalf("verify after the repairing import: %s", describe(res))
+		}
+		noDuplicates(t, h)
+	})
+}
+
+func runImport(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader, rep progress.Reporter) {
+	t.Helper()
+	imp := h.New(t)
+	defer closeImp(imp)
+	led := openLedger(t, state)
+	defer led.Close()
+	if rep == nil {
+		rep = progress.Discard
+	}
+	if err := imp.Import(ctx, snap, led, rep); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+}
+
+func check(t *testing.T, h Harness, state string, snap *snapshot.Reader) verify.Result {
+	t.Helper()
+	imp := h.New(t)
+	defer closeImp(imp)
+	led := openLedger(t, state)
+	defer led.Close()
+	res, err := verify.Run(context.Background(), snap, imp, led)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return res
+}
+
+func closeImp(imp importers.Importer) {
+	if c, ok := imp.(importers.Closer); ok {
+		c.Close()
+	}
+}
+
+func openLedger(t *testing.T, state string) *ledger.Ledger {
+	t.Helper()
+	l, err := ledger.Open(filepath.Join(state, "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func describe(res verify.Result) string {
+	var b strings.Builder
+	for _, r := range res.Rows {
+		fmt.Fprintf(&b, "\n  %s: source %d, destination %d, missing %d, different %d", r.Kind, r.Source, r.Destination, r.Missing, r.Different)
+	}
+	for i, p := range res.Problems {
+		if i == 20 {
+			break
+		}
+		fmt.Fprintf(&b, "\n  %s %s %s %s %s", p.Problem, p.Kind, p.Path, p.Key, p.Detail)
+	}
+	return b.String()
+}
+
+func noDuplicates(t *testing.T, h Harness) {
+	t.Helper()
+	for _, k := range mapping.Kinds {
+		seen := map[string]bool{}
+		for r, err := range h.New(t).List(context.Background(), k) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := r.Path
+			if !snapshot.WholeFile(k) {
+				id = r.Key
+			}
+			if seen[id] {
+				t.Errorf("the destination holds %s %q twice", k, id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+// Snapshot opens a snapshot folder.
+func Snapshot(t *testing.T, dir string) *snapshot.Reader {
+	t.Helper()
+	r, err := snapshot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Build writes a test snapshot into dir and opens it. Its items are all
+// named after tag, so two snapshots built with other tags do not overlap.
+// It holds contacts (one with a photo), SMS with awkward bodies, an MMS
+// with an attachment, calls, notes, and media with CJK names, a case
+// clash, an empty file and one of 5 MiB (past single-request limits).
+func Build(t *testing.T, dir, tag string) *snapshot.Reader {
+	t.Helper()
+	ctx := context.Background()
+	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:" + tag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			w.Abort()
+			t.Fatal(err)
+		}
+	}
+	for i, name := range []string{"Ana Example", "王小明", "Zoë O'Test"} {
+		card := vcard.Card{}
+		card.SetValue(vcard.FieldFormattedName, name+" "+tag)
+		card.AddName(&vcard.Name{GivenName: name, FamilyName: tag})
+		card.Add(vcard.FieldTelephone, &vcard.Field{Value: fmt.Sprintf("+1555010%d", i), Params: vcard.Params{vcard.ParamType: {"cell"}}})
+		if i == 0 {
+			card.Add(vcard.FieldPhoto, &vcard.Field{Value: "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQ=="})
+		}
+		must(w.AddContact(ctx, mapping.Contact{Key: fmt.Sprintf("test-%s-%d", tag, i), Card: card}))
+	}
+	base := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	bodies := []string{"hello, world", "line one\nline two = 2", "明天见 🎉", `quotes " and <tags> & ampersands`}
+	for i, b := range bodies {
+		must(w.AddMessage(ctx, mapping.Message{Type: "sms", Box: 1 + i%2, Address: "+15550100", Date: base.Add(time.Duration(i) * time.Minute), Body: b + " " + tag}))
+	}
+	att, err := w.AddFile(ctx, "messages/attachments/resume-"+tag+"/photo.jpg", bytes.NewReader(jpegBytes(1)), base)
+	must(err)
+	must(w.AddMessage(ctx, mapping.Message{Type: "mms", Box: 1, Address: "+15550100", Date: base.Add(time.Hour),
+		Parts: []mapping.Part{{Seq: 0, ContentType: "text/plain", Text: "look " + tag}, {Seq: 1, ContentType: "image/jpeg", Name: "photo.jpg", File: att.Path, Size: att.Size, SHA256: att.SHA256}},
+		Addrs: []mapping.Addr{{Address: "+15550100", Type: 137}}}))
+	must(w.AddCall(ctx, mapping.Call{Number: "+15550100", Date: base, Duration: 61, Type: 1}))
+	must(w.AddCall(ctx, mapping.Call{Number: "+8613800138000", Date: base.Add(time.Hour), Type: 3}))
+	must(w.AddNote(ctx, mapping.Note{Key: "note-" + tag, Folder: "Personal", Title: "Shopping " + tag, Body: "- 豆腐\n- tea", Modified: base}))
+	files := map[string][]byte{
+		"DCIM/Camera/resume-" + tag + "-IMG_1.JPG": jpegBytes(2),
+		"DCIM/Camera/resume-" + tag + "-img_1.jpg": jpegBytes(3),
+		"Pictures/微信/resume-" + tag + "-照片.jpg":    jpegBytes(4),
+		"DCIM/Camera/resume-" + tag + "-empty.jpg": {},
+		"Movies/resume-" + tag + "-big.mp4":        bigFile(5<<20 + 12345),
+	}
+	for _, p := range []string{"DCIM/Camera/resume-" + tag + "-IMG_1.JPG", "DCIM/Camera/resume-" + tag + "-img_1.jpg", "Pictures/微信/resume-" + tag + "-照片.jpg", "DCIM/Camera/resume-" + tag + "-empty.jpg", "Movies/resume-" + tag + "-big.mp4"} {
+		data := files[p]
+		must(w.AddMedia(ctx, mapping.Media{Path: p, Size: int64(len(data)), ModTime: base}, func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}))
+	}
+	must(w.Commit(ctx))
+	return Snapshot(t, dir)
+}
+
+func jpegBytes(seed byte) []byte {
+	b := []byte{0xFF, 0xD8, 0xFF, 0xE0}
+	for i := 0; i < 300; i++ {
+		b = append(b, byte(i)*seed+seed)
+	}
+	return append(b, 0xFF, 0xD9)
+}
+
+func bigFile(n int) []byte {
+	b := make([]byte, n)
+	copy(b, []byte{0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'})
+	x := uint32(2463534242)
+	for i := 12; i < n; i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	return b
+}

@@ -1,0 +1,257 @@
+// Package pipeline runs miexit's jobs (inventory, export, import, verify,
+// migrate) from source and destination strings. The CLI is a shell around
+// it; tests drive it directly.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/statedir"
+	"github.com/miexit/miexit/internal/verify"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Options are shared by every job.
+type Options struct {
+	StateDir    string // default statedir.State()
+	ConfigDir   string // default statedir.Config()
+	Password    string
+	DryRun      bool
+	Concurrency int
+	Log         *slog.Logger
+	Progress    progress.Reporter
+}
+
+func (o *Options) fill() {
+	if o.StateDir == "" {
+		o.StateDir = statedir.State()
+	}
+	if o.ConfigDir == "" {
+		o.ConfigDir = statedir.Config()
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Progress == nil {
+		o.Progress = progress.Discard
+	}
+}
+
+func (o Options) exporter(ctx context.Context, src string) (exporters.Exporter, error) {
+	return exporters.Open(ctx, src, exporters.Params{Password: o.Password, StateDir: o.StateDir, ConfigDir: o.ConfigDir, Log: o.Log})
+}
+
+func (o Options) importer(ctx context.Context, dst, sourceName string) (importers.Importer, error) {
+	return importers.Open(ctx, dst, importers.Params{
+		SourceName: sourceName, StateDir: o.StateDir, ConfigDir: o.ConfigDir,
+		DryRun: o.DryRun, Concurrency: o.Concurrency, Log: o.Log,
+	})
+}
+
+// Inventory counts what src holds, copying nothing.
+func Inventory(ctx context.Context, src string, o Options) (mapping.Counts, error) {
+	o.fill()
+	ex, err := o.exporter(ctx, src)
+	if err != nil {
+		return mapping.Counts{}, err
+	}
+	return ex.Inventory(ctx)
+}
+
+// ExportResult says what an export wrote.
+type ExportResult struct {
+	Dir       string         `json:"snapshot"`
+	Counts    mapping.Counts `json:"counts"`
+	Unchanged int            `json:"media_unchanged"`
+}
+
+// Export writes src into the snapshot folder dir.
+func Export(ctx context.Context, src, dir string, o Options) (ExportResult, error) {
+	o.fill()
+	ex, err := o.exporter(ctx, src)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	return export(ctx, ex, src, dir, o)
+}
+
+func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Options) (ExportResult, error) {
+	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun})
+	if err != nil {
+		return ExportResult{}, err
+	}
+	if err := ex.Export(ctx, w); err != nil {
+		w.Abort()
+		return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
+	}
+	return ExportResult{Dir: dir, Counts: w.Counts(), Unchanged: w.Unchanged()}, nil
+}
+
+// DefaultSnapshot is where migrate keeps the snapshot of src: a folder in
+// the state dir named for the source, so repeated runs are incremental.
+func DefaultSnapshot(stateDir, name, src string) string {
+	sum := sha256.Sum256([]byte(src))
+	clean := snapshot.SafeName(name, "source")
+	return filepath.Join(stateDir, "snapshots", clean+"-"+hex.EncodeToString(sum[:])[:8])
+}
+
+// openLedger opens the ledger unless this is a dry run of a folder that
+// has none yet.
+func openLedger(o Options) (*ledger.Ledger, error) {
+	return ledger.Open(filepath.Join(o.StateDir, "ledger.db"))
+}
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	Destination string `json:"destination"`
+}
+
+// Import uploads the snapshot in dir to dst.
+func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, error) {
+	o.fill()
+	snap, err := snapshot.Open(dir)
+	if err != nil {
+		return ImportResult{}, notSnapshot(dir, err)
+	}
+	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), dir))
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer led.Close()
+	if err := imp.Import(ctx, snap, led, o.Progress); err != nil {
+		return ImportResult{Destination: imp.Name()}, fmt.Errorf("import to %s: %w", imp.Name(), err)
+	}
+	return ImportResult{Destination: imp.Name()}, nil
+}
+
+func closeImporter(imp importers.Importer) {
+	if c, ok := imp.(importers.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+func notSnapshot(dir string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s is not a miexit snapshot (no manifest.json); export one with: miexit export --from SRC --to %s", mapping.ErrBadInput, dir, dir)
+	}
+	return err
+}
+
+// sourceName is the short name of a snapshot's source, for remote folders.
+func sourceName(src, dir string) string {
+	if src != "" {
+		scheme, arg, _ := strings.Cut(src, ":")
+		if arg == "" {
+			return scheme
+		}
+		b := filepath.Base(filepath.Clean(arg))
+		return strings.TrimSuffix(b, filepath.Ext(b))
+	}
+	return filepath.Base(dir)
+}
+
+// Verify compares what dst holds with a snapshot: from is a snapshot folder,
+// or a source, which is first exported to its default snapshot.
+func Verify(ctx context.Context, from, dst string, o Options) (verify.Result, error) {
+	o.fill()
+	dir, err := o.snapshotFor(ctx, from)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	snap, err := snapshot.Open(dir)
+	if err != nil {
+		return verify.Result{}, notSnapshot(dir, err)
+	}
+	o.DryRun = false
+	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), dir))
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer led.Close()
+	return verify.Run(ctx, snap, imp, led)
+}
+
+// snapshotFor turns verify's --from into a snapshot folder.
+func (o Options) snapshotFor(ctx context.Context, from string) (string, error) {
+	if st, err := os.Stat(filepath.Join(from, snapshot.ManifestPath)); err == nil && st.Mode().IsRegular() {
+		return from, nil
+	}
+	if !strings.Contains(from, ":") {
+		return "", fmt.Errorf("%w: %s is neither a snapshot folder nor a source such as archive:PATH", mapping.ErrBadInput, from)
+	}
+	ex, err := o.exporter(ctx, from)
+	if err != nil {
+		return "", err
+	}
+	dir := DefaultSnapshot(o.StateDir, ex.Name(), from)
+	if _, err := export(ctx, ex, from, dir, o); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// MigrateResult says what a migrate did.
+type MigrateResult struct {
+	Export ExportResult  `json:"export"`
+	Import ImportResult  `json:"import"`
+	Verify verify.Result `json:"verify"`
+}
+
+// Migrate exports src to a snapshot (snapDir, or the default one), imports
+// it to dst and verifies dst.
+func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateResult, error) {
+	o.fill()
+	var res MigrateResult
+	ex, err := o.exporter(ctx, src)
+	if err != nil {
+		return res, err
+	}
+	if snapDir == "" {
+		snapDir = DefaultSnapshot(o.StateDir, ex.Name(), src)
+	}
+	if res.Export, err = export(ctx, ex, src, snapDir, o); err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		if _, err := os.Stat(filepath.Join(snapDir, snapshot.ManifestPath)); err != nil {
+			// Nothing was exported yet, so there is nothing to compare.
+			return res, nil
+		}
+	}
+	if res.Import, err = Import(ctx, snapDir, dst, o); err != nil {
+		return res, err
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	if res.Verify, err = Verify(ctx, snapDir, dst, o); err != nil {
+		return res, err
+	}
+	return res, nil
+}

@@ -1,0 +1,202 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/mapping"
+)
+
+func opener(b []byte) Opener {
+	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+}
+
+var jpeg = append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, bytes.Repeat([]byte{7}, 100)...)
+
+func TestHostileMediaPathsStayInside(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "snap")
+	w, err := Create(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, p := range []string{"../escape.jpg", "/etc/passwd", "a/../../b.jpg", "C:/x.jpg", "ok\x00.jpg", "bad\n.jpg", "", strings.Repeat("n", 300) + ".jpg", "\xff\xfe.jpg"} {
+		err := w.AddMedia(ctx, mapping.Media{Path: p, Size: int64(len(jpeg))}, opener(jpeg))
+		if !errors.Is(err, mapping.ErrBadInput) {
+			t.Errorf("AddMedia(%q) = %v, want ErrBadInput", p, err)
+		}
+		if _, err := w.AddFile(ctx, p, bytes.NewReader(jpeg), time.Time{}); !errors.Is(err, mapping.ErrBadInput) {
+			t.Errorf("AddFile(%q) = %v, want ErrBadInput", p, err)
+		}
+	}
+	if _, err := w.AddFile(ctx, ManifestPath, bytes.NewReader(jpeg), time.Time{}); err == nil {
+		t.Error("AddFile may overwrite manifest.json")
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(root)
+	if len(ents) != 1 {
+		t.Errorf("files written beside the snapshot: %v", ents)
+	}
+}
+
+func TestReExportSkipsUnchangedMediaAndKeepsBytes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	mt := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	opens := 0
+	export := func(data []byte) (*progress.Tally, error) {
+		tally := &progress.Tally{}
+		w, err := Create(dir, Options{Progress: tally})
+		if err != nil {
+			return nil, err
+		}
+		err = w.AddMedia(ctx, mapping.Media{Path: "DCIM/Camera/IMG_20240101_000000.jpg", Size: int64(len(data)), ModTime: mt},
+			func(context.Context) (io.ReadCloser, error) { opens++; return io.NopCloser(bytes.NewReader(data)), nil })
+		if err != nil {
+			return nil, err
+		}
+		return tally, w.Commit(ctx)
+	}
+	if _, err := export(jpeg); err != nil {
+		t.Fatal(err)
+	}
+	tally, err := export(jpeg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opens != 1 || tally.Count("export", mapping.KindMedia, progress.Unchanged) != 1 {
+		t.Fatalf("unchanged media read again: opens=%d", opens)
+	}
+	changed := append(bytes.Clone(jpeg), 1)
+	if _, err := export(changed); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "media/DCIM/Camera/IMG_20240101_000000.jpg"))
+	if opens != 2 || !bytes.Equal(got, changed) {
+		t.Fatalf("changed media not copied: opens=%d", opens)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, err := range r.Entries() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == mapping.KindMedia && (e.Size != int64(len(changed)) || e.TakenFrom != "filename" || e.MIME != "image/jpeg") {
+			t.Errorf("entry %+v", e)
+		}
+	}
+}
+
+func TestAbortedExportKeepsThePreviousManifest(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, _ := Create(dir, Options{Source: "first"})
+	w.AddMessage(ctx, mapping.Message{Address: "1", Body: "kept", Date: time.Unix(1, 0)})
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = Create(dir, Options{Source: "second"})
+	w.AddMessage(ctx, mapping.Message{Address: "2", Body: "lost", Date: time.Unix(2, 0)})
+	w.Abort()
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for m, err := range r.Messages() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, m.Body)
+	}
+	if r.Source() != "first" || len(bodies) != 1 || bodies[0] != "kept" {
+		t.Fatalf("after an aborted export: source %q, bodies %q", r.Source(), bodies)
+	}
+	ents, _ := os.ReadDir(filepath.Join(dir, "messages"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".miexit-tmp-") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestRecordsRoundTripAndDuplicatesStoredOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, _ := Create(dir, Options{})
+	card := vcard.Card{}
+	card.SetValue(vcard.FieldFormattedName, "王小明")
+	card.AddName(&vcard.Name{GivenName: "小明", FamilyName: "王"})
+	card.SetValue("X-PHONETIC-FIRST-NAME", "Xiaoming")
+	if err := w.AddContact(ctx, mapping.Contact{Card: card}); err != nil {
+		t.Fatal(err)
+	}
+	m := mapping.Message{Address: "+86 138 0013 8000", Box: 1, Date: time.UnixMilli(1714521600123), Body: "a, b\nc = d 🎉"}
+	w.AddMessage(ctx, m)
+	m.Address = "+8613800138000" // the same message from another source
+	w.AddMessage(ctx, m)
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Open(dir)
+	if c := r.Counts(); c.Contacts != 1 || c.Messages != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+	for c, err := range r.Contacts() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Card.Value("X-PHONETIC-FIRST-NAME") != "Xiaoming" || c.Card.Name().GivenName != "小明" || c.Key == "" {
+			t.Errorf("contact came back as %+v", c)
+		}
+	}
+	for msg, err := range r.Messages() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Body != m.Body {
+			t.Errorf("body %q, want %q", msg.Body, m.Body)
+		}
+	}
+	xml, _ := os.ReadFile(filepath.Join(dir, SMSXMLPath))
+	if !bytes.Contains(xml, []byte(`<smses count="1">`)) || !bytes.Contains(xml, []byte("a, b&#10;c = d 🎉")) {
+		t.Errorf("B&R XML:\n%s", xml)
+	}
+}
+
+func TestRecordsRefusesHugeLines(t *testing.T) {
+	defer func(old int) { maxRecord = old }(maxRecord)
+	maxRecord = 1 << 20
+	huge := io.MultiReader(strings.NewReader(`{"key":"k","body":"`), io.LimitReader(zeros{}, int64(maxRecord)+10), strings.NewReader("\"}\n"))
+	for _, err := range Records(huge, "messages.jsonl") {
+		if !errors.Is(err, mapping.ErrBadInput) {
+			t.Fatalf("got %v, want ErrBadInput", err)
+		}
+		return
+	}
+	t.Fatal("no error for a line over the limit")
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
+}

@@ -1,0 +1,183 @@
+// Package verify compares a snapshot's manifest with what a destination
+// really holds, item by item, so a person knows whether it is safe to sign
+// out of Mi Cloud.
+package verify
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Row is one kind's line of the verify table.
+type Row struct {
+	Kind        mapping.Kind `json:"kind"`
+	Source      int          `json:"source"`
+	Destination int          `json:"destination"`
+	Missing     int          `json:"missing"`
+	Different   int          `json:"different"`
+	// Extra counts items the destination holds that the snapshot does
+	// not; they are reported, never a failure (a backup may hold more).
+	Extra int `json:"extra"`
+}
+
+// Problem names one item that is missing or different.
+type Problem struct {
+	Kind    mapping.Kind `json:"kind"`
+	Key     string       `json:"key"`
+	Path    string       `json:"path"`
+	Problem string       `json:"problem"` // "missing" or "different"
+	Detail  string       `json:"detail,omitempty"`
+}
+
+// Result is the outcome of a verify.
+type Result struct {
+	Destination string    `json:"destination"`
+	Rows        []Row     `json:"rows"`
+	Problems    []Problem `json:"problems"`
+	OK          bool      `json:"ok"`
+}
+
+// matchKey is how an item is found at the destination: whole files by
+// path, records by key.
+func matchKey(e mapping.Entry) string {
+	if snapshot.WholeFile(e.Kind) {
+		return e.Path
+	}
+	return e.Key
+}
+
+func remoteKey(r mapping.Remote) string {
+	if snapshot.WholeFile(r.Kind) {
+		return r.Path
+	}
+	return r.Key
+}
+
+// Run lists what imp's destination holds and compares it with snap. When
+// led is not nil, ledger records of items found missing or different are
+// forgotten, so the next import sends them again.
+func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
+	res := Result{Destination: imp.Name()}
+	remote := map[mapping.Kind]map[string]mapping.Remote{}
+	rows := map[mapping.Kind]*Row{}
+	for _, k := range mapping.Kinds {
+		rows[k] = &Row{Kind: k}
+		m := map[string]mapping.Remote{}
+		for r, err := range imp.List(ctx, k) {
+			if err != nil {
+				return res, fmt.Errorf("verify: list %s at %s: %w", k, imp.Name(), err)
+			}
+			m[remoteKey(r)] = r
+		}
+		remote[k] = m
+		rows[k].Destination = len(m)
+	}
+	hasher, _ := imp.(importers.Hasher)
+	for e, err := range snap.Entries() {
+		if err != nil {
+			return res, fmt.Errorf("verify: %w", err)
+		}
+		row := rows[e.Kind]
+		if row == nil {
+			continue
+		}
+		row.Source++
+		mk := matchKey(e)
+		r, ok := remote[e.Kind][mk]
+		if !ok {
+			row.Missing++
+			res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
+			forget(led, imp, e)
+			continue
+		}
+		delete(remote[e.Kind], mk)
+		if detail, err := compare(snap, e, r, hasher); err != nil {
+			return res, err
+		} else if detail != "" {
+			row.Different++
+			res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "different", Detail: detail})
+			forget(led, imp, e)
+		}
+	}
+	res.OK = true
+	for _, k := range mapping.Kinds {
+		row := rows[k]
+		row.Extra = len(remote[k])
+		if row.Missing > 0 || row.Different > 0 {
+			res.OK = false
+		}
+		res.Rows = append(res.Rows, *row)
+	}
+	sort.SliceStable(res.Problems, func(i, j int) bool {
+		if res.Problems[i].Kind != res.Problems[j].Kind {
+			return res.Problems[i].Kind < res.Problems[j].Kind
+		}
+		return res.Problems[i].Path+res.Problems[i].Key < res.Problems[j].Path+res.Problems[j].Key
+	})
+	if led != nil {
+		if err := led.Flush(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func forget(led *ledger.Ledger, imp importers.Importer, e mapping.Entry) {
+	if led == nil {
+		return
+	}
+	_ = led.Delete(imp.Name(), e.Key)
+	_ = led.Delete(imp.Name(), e.Path)
+}
+
+// compare returns why r differs from e, or "" when they match.
+func compare(snap *snapshot.Reader, e mapping.Entry, r mapping.Remote, hasher importers.Hasher) (string, error) {
+	if r.Size > 0 && e.Size > 0 && r.Size != e.Size && snapshot.WholeFile(e.Kind) {
+		return fmt.Sprintf("size %d at the destination, %d in the snapshot", r.Size, e.Size), nil
+	}
+	switch {
+	case r.SHA256 != "":
+		if r.SHA256 != e.SHA256 {
+			return "sha256 differs", nil
+		}
+	case r.Hash != "" && hasher != nil && snapshot.WholeFile(e.Kind):
+		want, err := fileHash(snap, e.Path, hasher)
+		if err != nil {
+			return "", fmt.Errorf("verify: hash %s in the snapshot: %w", e.Path, err)
+		}
+		if want != r.Hash {
+			return "checksum differs", nil
+		}
+	default:
+		return "the destination gave no checksum to compare", nil
+	}
+	return "", nil
+}
+
+func fileHash(snap *snapshot.Reader, rel string, hs importers.Hasher) (string, error) {
+	f, err := snap.Open(rel)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := hs.NewHash()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hashString(h.Sum(nil), hs), nil
+}
+
+func hashString(sum []byte, hs importers.Hasher) string {
+	if enc, ok := hs.(importers.HashEncoder); ok {
+		return enc.EncodeHash(sum)
+	}
+	return hex.EncodeToString(sum)
+}
