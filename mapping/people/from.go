@@ -162,7 +162,9 @@ func FromPerson(p *peopleapi.Person, x Extras) mapping.Contact {
 // property head as the key. Entries a person made in Google Contacts
 // ("Favourite colour") become X-GOOGLE-USERDEFINED with the key as LABEL.
 func restore(u *peopleapi.UserDefined) (string, *vcard.Field) {
-	card := "BEGIN:VCARD\r\nVERSION:4.0\r\n" + u.Key + ":x\r\nEND:VCARD\r\n"
+	// The "g." group keeps a key starting with '#' from reading as a
+	// comment line.
+	card := "BEGIN:VCARD\r\nVERSION:4.0\r\ng." + u.Key + ":x\r\nEND:VCARD\r\n"
 	name, _, _ := strings.Cut(u.Key, ";")
 	if !strings.ContainsAny(u.Key, "\r\n") && name != "" && name == strings.ToUpper(name) {
 		for c, err := range mvcard.Decode(strings.NewReader(card), "userDefined") {
@@ -174,7 +176,7 @@ func restore(u *peopleapi.UserDefined) (string, *vcard.Field) {
 					continue
 				}
 				f := fs[0]
-				f.Value = u.Value
+				f.Value, f.Group = u.Value, ""
 				return k, f
 			}
 		}

@@ -77,6 +77,11 @@ func label(k kind, card vcard.Card, f *vcard.Field) string {
 	if l := groupLabel(card, f); l != "" {
 		return canonical(k, l)
 	}
+	if raw := f.Params["TYPE"]; len(raw) == 1 && len(raw[0]) > 2 && strings.EqualFold(raw[0][:2], "X-") {
+		// Android's custom label ("TEL;X-Work Mobile"), kept whole even
+		// when it holds commas.
+		return canonical(k, raw[0][2:])
+	}
 	var ts []string
 	has := map[string]bool{}
 	for _, t := range typesOf(f) {
@@ -123,8 +128,8 @@ func canonical(k kind, s string) string {
 	return s
 }
 
-// vcardTypes are the type words vCard readers know; a custom label that is
-// one of them is written bare, any other as X-<label>.
+// vcardTypes are the type words vCard readers know: a predefined People
+// type that is one of them is written bare.
 var vcardTypes = []string{"home", "work", "cell", "fax", "pager", "voice", "msg", "bbs", "modem", "car", "isdn", "video", "pcs", "text", "textphone", "main", "iphone", "other", "postal", "parcel", "dom", "intl", "internet"}
 
 // typesFor is the inverse of label: the TYPE values that read back as t.
@@ -151,13 +156,6 @@ func typesFor(k kind, t string) []string {
 		}
 		return []string{"X-" + t}
 	}
-	var out []string
-	for _, p := range strings.Split(t, ", ") {
-		if slices.Contains(vcardTypes, strings.ToLower(p)) {
-			out = append(out, p)
-		} else {
-			out = append(out, "X-"+p)
-		}
-	}
-	return out
+	// A custom label, written the way Android writes one.
+	return []string{"X-" + t}
 }

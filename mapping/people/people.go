@@ -99,6 +99,7 @@ var androidRelation = map[string]string{
 var androidEvent = map[string]string{"1": "anniversary", "2": "other", "3": "birthday"}
 
 type mapper struct {
+	used map[string]bool // single-valued Person homes already taken
 	card vcard.Card
 	p    *peopleapi.Person
 	r    *Result
@@ -149,7 +150,7 @@ func lostParams(f *vcard.Field, kept ...string) string {
 // ToPerson maps a contact to a Person for people.createContact.
 func ToPerson(c mapping.Contact) Result {
 	r := Result{Person: &peopleapi.Person{}}
-	m := &mapper{card: c.Card, p: r.Person, r: &r}
+	m := &mapper{card: c.Card, p: r.Person, r: &r, used: map[string]bool{}}
 	if c.Key != "" {
 		r.Person.ClientData = append(r.Person.ClientData, &peopleapi.ClientData{Key: ClientKey, Value: c.Key})
 	}
@@ -158,10 +159,22 @@ func ToPerson(c mapping.Contact) Result {
 	for _, k := range props(c.Card) {
 		for i, f := range c.Card[k] {
 			id := fmt.Sprintf("%s[%d]", k, i)
-			if !m.mapField(k, i, id, f, &orgs, &titles, &roles) {
+			empty := f.Value == "" || (mvcard.IsStructured(k, f.Params) && strings.Trim(f.Value, ";") == "")
+			if k != "VERSION" && empty && (len(f.Params) == 0 || k == "N" || k == "FN") {
+				m.place(id, "dropped", strings.TrimSuffix("empty value; "+lostParams(f), "; "))
+				continue
+			}
+			if m.mapField(k, id, f, &orgs, &titles, &roles) {
+				m.used[k] = true
+			} else {
 				m.move(id, k, f)
 			}
 		}
+	}
+	if n := m.name; n != nil && n.UnstructuredName+n.FamilyName+n.GivenName+n.MiddleName+n.HonorificPrefix+
+		n.HonorificSuffix+n.PhoneticFamilyName+n.PhoneticGivenName+n.PhoneticMiddleName == "" {
+		// Only empty FN or N: nothing to send.
+		r.Person.Names = nil
 	}
 	return r
 }
@@ -189,7 +202,7 @@ func (m *mapper) move(id, k string, f *vcard.Field) {
 	m.place(id, fmt.Sprintf("userDefined[%d]", len(m.p.UserDefined)-1), note)
 }
 
-func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titles, roles *int) bool {
+func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, roles *int) bool {
 	p := m.p
 	switch k {
 	case "VERSION":
@@ -207,7 +220,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		}
 		return false
 	case "FN":
-		if i > 0 {
+		if m.used[k] {
 			return false
 		}
 		m.nameField().UnstructuredName = f.Value
@@ -215,7 +228,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		return true
 	case "N":
 		cs := mvcard.Components(f.Value)
-		if i > 0 || len(cs) > 5 {
+		if m.used[k] || len(cs) > 5 {
 			return false
 		}
 		cs = append(cs, make([]string, 5-len(cs))...)
@@ -226,7 +239,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 	case "X-PHONETIC-FIRST-NAME", "X-PHONETIC-MIDDLE-NAME", "X-PHONETIC-LAST-NAME":
 		n := m.nameField()
 		dst := map[string]*string{"X-PHONETIC-FIRST-NAME": &n.PhoneticGivenName, "X-PHONETIC-MIDDLE-NAME": &n.PhoneticMiddleName, "X-PHONETIC-LAST-NAME": &n.PhoneticFamilyName}[k]
-		if i > 0 || *dst != "" {
+		if *dst != "" {
 			return false
 		}
 		*dst = f.Value
@@ -305,7 +318,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		m.place(id, fmt.Sprintf("organizations[%d].%s", *n-1, map[string]string{"TITLE": "title", "ROLE": "jobDescription"}[k]), lostParams(f))
 		return true
 	case "BDAY":
-		if i > 0 {
+		if m.used[k] {
 			return false
 		}
 		b := &peopleapi.Birthday{}
@@ -370,7 +383,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		m.place(id, fmt.Sprintf("sipAddresses[%d]", len(p.SipAddresses)-1), lostParams(f))
 		return true
 	case "NOTE":
-		if i > 0 {
+		if m.used[k] {
 			return false
 		}
 		p.Biographies = append(p.Biographies, &peopleapi.Biography{Value: f.Value, ContentType: "TEXT_PLAIN"})
@@ -385,7 +398,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		m.place(id, "memberships (contact groups by name)", lostParams(f))
 		return true
 	case "PHOTO":
-		if i > 0 || m.r.Photo != nil {
+		if m.r.Photo != nil {
 			return false
 		}
 		rest, ok := strings.CutPrefix(f.Value, "data:")
@@ -401,7 +414,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		m.place(id, "photo (people.updateContactPhoto)", lostParams(f))
 		return true
 	case "GENDER":
-		if i > 0 {
+		if m.used[k] {
 			return false
 		}
 		cs := mvcard.Components(f.Value)
@@ -413,7 +426,7 @@ func (m *mapper) mapField(k string, i int, id string, f *vcard.Field, orgs, titl
 		m.place(id, "genders[0]", lostParams(f))
 		return true
 	case "UID":
-		if i > 0 {
+		if m.used[k] {
 			return false
 		}
 		p.ClientData = append(p.ClientData, &peopleapi.ClientData{Key: uidKey, Value: f.Value})
