@@ -15,7 +15,7 @@ func FuzzPersonFidelity(f *testing.F) {
 	f.Add([]byte(androidCard))
 	f.Add([]byte("BEGIN:VCARD\nVERSION:4.0\nN;SORT-AS=\"a,b\":A;B;;;\nitem1.TEL:1\nitem1.X-ABLabel:_$!<Mobile>!$_\nIMPP;X-SERVICE-TYPE=Skype:skype:x\nEND:VCARD\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d := &mvcard.Decoder{MaxLine: 4 << 10, MaxCard: 16 << 10}
+		d := &mvcard.Decoder{MaxLine: 2 << 10, MaxCard: 4 << 10}
 		for c, err := range d.Decode(bytes.NewReader(data), "fuzz.vcf") {
 			if err != nil {
 				continue

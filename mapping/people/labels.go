@@ -56,25 +56,32 @@ func typesOf(f *vcard.Field) []string {
 	return out
 }
 
-// groupLabel finds an X-ABLABEL in the same group (iOS, macOS and Gmail
-// write custom labels that way).
-func groupLabel(card vcard.Card, f *vcard.Field) string {
+// groupLabels indexes the X-ABLABELs of a card by group (iOS, macOS and
+// Gmail write custom labels that way), once per card so a card with many
+// fields costs linear time.
+func groupLabels(card vcard.Card) map[string]string {
+	out := map[string]string{}
+	for _, l := range card["X-ABLABEL"] {
+		g := strings.ToLower(l.Group)
+		if _, ok := out[g]; !ok && g != "" {
+			out[g] = appleLabel(l.Value)
+		}
+	}
+	return out
+}
+
+func groupLabel(labels map[string]string, f *vcard.Field) string {
 	if f.Group == "" {
 		return ""
 	}
-	for _, l := range card["X-ABLABEL"] {
-		if strings.EqualFold(l.Group, f.Group) {
-			return appleLabel(l.Value)
-		}
-	}
-	return ""
+	return labels[strings.ToLower(f.Group)]
 }
 
 // label turns a field's vCard types (or its group's X-ABLABEL) into the
 // People API type: a predefined value where one fits, else the custom
 // label text.
-func label(k kind, card vcard.Card, f *vcard.Field) string {
-	if l := groupLabel(card, f); l != "" {
+func label(k kind, labels map[string]string, f *vcard.Field) string {
+	if l := groupLabel(labels, f); l != "" {
 		return canonical(k, l)
 	}
 	if raw := f.Params["TYPE"]; len(raw) == 1 && len(raw[0]) > 2 && strings.EqualFold(raw[0][:2], "X-") {

@@ -99,11 +99,15 @@ var androidRelation = map[string]string{
 var androidEvent = map[string]string{"1": "anniversary", "2": "other", "3": "birthday"}
 
 type mapper struct {
-	used map[string]bool // single-valued Person homes already taken
-	card vcard.Card
-	p    *peopleapi.Person
-	r    *Result
-	name *peopleapi.Name
+	used    map[string]bool // single-valued Person homes already taken
+	labels  map[string]string
+	grouped map[string]int // fields per (lower-cased) group, X-ABLABEL aside
+	// firstLabel is the X-ABLABEL of each group that labels it.
+	firstLabel map[string]*vcard.Field
+	card       vcard.Card
+	p          *peopleapi.Person
+	r          *Result
+	name       *peopleapi.Name
 }
 
 func (m *mapper) place(field, to, note string) {
@@ -147,10 +151,30 @@ func lostParams(f *vcard.Field, kept ...string) string {
 	return "parameters not kept: " + strings.Join(lost, ", ")
 }
 
+func allParams(f *vcard.Field) string {
+	if len(f.Params) == 0 {
+		return ""
+	}
+	return "parameters: " + mvcard.FormatHead("X", f.Params)[1:]
+}
+
 // ToPerson maps a contact to a Person for people.createContact.
 func ToPerson(c mapping.Contact) Result {
 	r := Result{Person: &peopleapi.Person{}}
-	m := &mapper{card: c.Card, p: r.Person, r: &r, used: map[string]bool{}}
+	m := &mapper{card: c.Card, p: r.Person, r: &r, used: map[string]bool{},
+		labels: groupLabels(c.Card), grouped: map[string]int{}, firstLabel: map[string]*vcard.Field{}}
+	for _, l := range c.Card["X-ABLABEL"] {
+		if g := strings.ToLower(l.Group); m.firstLabel[g] == nil {
+			m.firstLabel[g] = l
+		}
+	}
+	for k, fs := range c.Card {
+		for _, f := range fs {
+			if k != "X-ABLABEL" && f.Group != "" {
+				m.grouped[strings.ToLower(f.Group)]++
+			}
+		}
+	}
 	if c.Key != "" {
 		r.Person.ClientData = append(r.Person.ClientData, &peopleapi.ClientData{Key: ClientKey, Value: c.Key})
 	}
@@ -160,8 +184,8 @@ func ToPerson(c mapping.Contact) Result {
 		for i, f := range c.Card[k] {
 			id := fmt.Sprintf("%s[%d]", k, i)
 			empty := f.Value == "" || (mvcard.IsStructured(k, f.Params) && strings.Trim(f.Value, ";") == "")
-			if k != "VERSION" && empty && (len(f.Params) == 0 || k == "N" || k == "FN") {
-				m.place(id, "dropped", strings.TrimSuffix("empty value; "+lostParams(f), "; "))
+			if k != "VERSION" && empty {
+				m.place(id, "dropped", strings.TrimSuffix("empty value; "+allParams(f), "; "))
 				continue
 			}
 			if m.mapField(k, id, f, &orgs, &titles, &roles) {
@@ -210,15 +234,13 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		return true
 	case "X-ABLABEL":
 		// Consumed as the label of the field in its group.
-		for _, g := range m.card {
-			for _, gf := range g {
-				if gf != f && gf.Group != "" && strings.EqualFold(gf.Group, f.Group) {
-					m.place(id, "type of the "+f.Group+" field", "")
-					return true
-				}
-			}
+		g := strings.ToLower(f.Group)
+		if f.Group == "" || m.grouped[g] == 0 || m.firstLabel[g] != f {
+			// No field to label, or a second label: moved, not lost.
+			return false
 		}
-		return false
+		m.place(id, "type of the "+f.Group+" field", "")
+		return true
 	case "FN":
 		if m.used[k] {
 			return false
@@ -261,13 +283,15 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		return true
 	case "NICKNAME":
 		for _, v := range strings.Split(f.Value, ",") {
-			p.Nicknames = append(p.Nicknames, &peopleapi.Nickname{Value: v})
+			if v != "" { // "a,,b": the empty one is nothing to keep
+				p.Nicknames = append(p.Nicknames, &peopleapi.Nickname{Value: v})
+			}
 		}
 		m.place(id, "nicknames", lostParams(f))
 		return true
 	case "TEL":
 		if strings.HasPrefix(f.Value, "sip:") {
-			p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.card, f), Metadata: primary(f)})
+			p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.labels, f), Metadata: primary(f)})
 			m.place(id, fmt.Sprintf("sipAddresses[%d]", len(p.SipAddresses)-1), lostParams(f, "VALUE"))
 			return true
 		}
@@ -275,11 +299,11 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		if strings.HasPrefix(f.Value, "tel:") {
 			note = strings.TrimPrefix(strings.TrimPrefix(note+"; ", "; "), "; ") + "tel: URI written as a number"
 		}
-		p.PhoneNumbers = append(p.PhoneNumbers, &peopleapi.PhoneNumber{Value: strings.TrimPrefix(f.Value, "tel:"), Type: label(kPhone, m.card, f), Metadata: primary(f)})
+		p.PhoneNumbers = append(p.PhoneNumbers, &peopleapi.PhoneNumber{Value: strings.TrimPrefix(f.Value, "tel:"), Type: label(kPhone, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("phoneNumbers[%d]", len(p.PhoneNumbers)-1), note)
 		return true
 	case "EMAIL":
-		p.EmailAddresses = append(p.EmailAddresses, &peopleapi.EmailAddress{Value: f.Value, Type: label(kEmail, m.card, f), Metadata: primary(f)})
+		p.EmailAddresses = append(p.EmailAddresses, &peopleapi.EmailAddress{Value: f.Value, Type: label(kEmail, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("emailAddresses[%d]", len(p.EmailAddresses)-1), lostParams(f))
 		return true
 	case "ADR":
@@ -290,7 +314,7 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		cs = append(cs, make([]string, 7-len(cs))...)
 		p.Addresses = append(p.Addresses, &peopleapi.Address{PoBox: cs[0], ExtendedAddress: cs[1], StreetAddress: cs[2],
 			City: cs[3], Region: cs[4], PostalCode: cs[5], Country: cs[6], FormattedValue: f.Params.Get("LABEL"),
-			Type: label(kAddress, m.card, f), Metadata: primary(f)})
+			Type: label(kAddress, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("addresses[%d]", len(p.Addresses)-1), lostParams(f, "LABEL"))
 		return true
 	case "ORG":
@@ -337,19 +361,19 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		}
 		t := "anniversary"
 		if k == "X-ABDATE" {
-			t = canonicalEvent(groupLabel(m.card, f))
+			t = canonicalEvent(groupLabel(m.labels, f))
 		}
 		p.Events = append(p.Events, &peopleapi.Event{Date: d, Type: t})
 		m.place(id, fmt.Sprintf("events[%d]", len(p.Events)-1), lostParams(f, "VALUE"))
 		return true
 	case "URL":
-		p.Urls = append(p.Urls, &peopleapi.Url{Value: f.Value, Type: label(kURL, m.card, f), Metadata: primary(f)})
+		p.Urls = append(p.Urls, &peopleapi.Url{Value: f.Value, Type: label(kURL, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("urls[%d]", len(p.Urls)-1), lostParams(f, "VALUE"))
 		return true
 	case "RELATED", "X-ABRELATEDNAMES", "X-SPOUSE", "X-MANAGER", "X-ASSISTANT":
 		t := map[string]string{"X-SPOUSE": "spouse", "X-MANAGER": "manager", "X-ASSISTANT": "assistant"}[k]
 		if t == "" {
-			t = groupLabel(m.card, f)
+			t = groupLabel(m.labels, f)
 			if t == "" {
 				t = strings.Join(typesOf(f), ", ")
 			}
@@ -364,7 +388,7 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 			return false
 		}
 		if strings.EqualFold(scheme, "sip") {
-			p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.card, f), Metadata: primary(f)})
+			p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.labels, f), Metadata: primary(f)})
 			m.place(id, fmt.Sprintf("sipAddresses[%d]", len(p.SipAddresses)-1), lostParams(f))
 			return true
 		}
@@ -375,11 +399,11 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		if proto == "" || !strings.EqualFold(imScheme(canonicalIM(proto)), scheme) {
 			return false // the scheme would not come back as written
 		}
-		p.ImClients = append(p.ImClients, &peopleapi.ImClient{Username: user, Protocol: canonicalIM(proto), Type: label(kIM, m.card, f), Metadata: primary(f)})
+		p.ImClients = append(p.ImClients, &peopleapi.ImClient{Username: user, Protocol: canonicalIM(proto), Type: label(kIM, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("imClients[%d]", len(p.ImClients)-1), lostParams(f, "X-SERVICE-TYPE"))
 		return true
 	case "X-SIP":
-		p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.card, f), Metadata: primary(f)})
+		p.SipAddresses = append(p.SipAddresses, &peopleapi.SipAddress{Value: f.Value, Type: label(kIM, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("sipAddresses[%d]", len(p.SipAddresses)-1), lostParams(f))
 		return true
 	case "NOTE":
@@ -436,7 +460,7 @@ func (m *mapper) mapField(k string, id string, f *vcard.Field, orgs, titles, rol
 		return m.androidCustom(id, f)
 	}
 	if proto, ok := imProps[k]; ok {
-		p.ImClients = append(p.ImClients, &peopleapi.ImClient{Username: f.Value, Protocol: proto, Type: label(kIM, m.card, f), Metadata: primary(f)})
+		p.ImClients = append(p.ImClients, &peopleapi.ImClient{Username: f.Value, Protocol: proto, Type: label(kIM, m.labels, f), Metadata: primary(f)})
 		m.place(id, fmt.Sprintf("imClients[%d]", len(p.ImClients)-1), lostParams(f))
 		return true
 	}
@@ -467,6 +491,9 @@ func (m *mapper) androidCustom(id string, f *vcard.Field) bool {
 	}
 	switch cs[0] {
 	case "vnd.android.cursor.item/nickname":
+		if cs[1] == "" {
+			return false
+		}
 		m.p.Nicknames = append(m.p.Nicknames, &peopleapi.Nickname{Value: cs[1]})
 		m.place(id, "nicknames", "")
 		return true

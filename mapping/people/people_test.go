@@ -95,8 +95,10 @@ func checkContact(c mapping.Contact) []string {
 					}
 				case "NICKNAME":
 					comps = strings.Split(f.Value, ",")
-				case "FN", "NOTE", "TITLE", "ROLE", "EMAIL", "TEL", "URL", "UID":
-					comps = []string{f.Value}
+				default:
+					if !mvcard.IsStructured(k, f.Params) {
+						comps = []string{f.Value}
+					}
 				}
 				for _, comp := range comps {
 					comp = strings.TrimPrefix(comp, "tel:")

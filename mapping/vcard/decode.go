@@ -336,6 +336,8 @@ type prop struct {
 // parseHead splits "group.NAME;param;param" into its parts. Bare 2.1
 // parameters ("TEL;CELL;PREF") are TYPE values.
 func parseHead(head string, caret bool) (prop, error) {
+	// A CR inside a head is a broken line ending, never content.
+	head = strings.ReplaceAll(head, "\r", "")
 	segs := splitOutside(head, ';')
 	name := strings.TrimSpace(segs[0])
 	var pr prop
@@ -346,7 +348,7 @@ func parseHead(head string, caret bool) (prop, error) {
 		return pr, errors.New("property has no name")
 	}
 	for _, r := range name {
-		if r <= ' ' || r == 0x7f || r == '"' || r == ',' || r == '=' {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune("\"',=;:.", r) {
 			return pr, fmt.Errorf("property name %q has invalid characters", name)
 		}
 	}
