@@ -348,7 +348,7 @@ func parseHead(head string, caret bool) (prop, error) {
 		return pr, errors.New("property has no name")
 	}
 	for _, r := range name {
-		if r <= ' ' || r == 0x7f || strings.ContainsRune("\"',=;:.", r) {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("\"',=;:.#", r) {
 			return pr, fmt.Errorf("property name %q has invalid characters", name)
 		}
 	}
@@ -454,6 +454,9 @@ func (p *parser) build(c *rawCard) (mapping.Contact, error) {
 				delete(f.Params, "ENCODING")
 			}
 		}
+		// CHARSET is how the text was carried, not part of it.
+		charset := f.Params.Get("CHARSET")
+		delete(f.Params, "CHARSET")
 		switch enc {
 		case "QUOTED-PRINTABLE":
 			raw = qpDecode(raw)
@@ -473,8 +476,7 @@ func (p *parser) build(c *rawCard) (mapping.Contact, error) {
 			card[pr.name] = append(card[pr.name], f)
 			continue
 		}
-		text := toUTF8(raw, f.Params.Get("CHARSET"))
-		delete(f.Params, "CHARSET")
+		text := toUTF8(raw, charset)
 		// CR LF and a lone CR are newlines in a value; the model keeps "\n".
 		text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\r", "\n")
 		if IsStructured(pr.name, f.Params) {

@@ -272,3 +272,21 @@ func TestEncode3And4(t *testing.T) {
 		t.Error("Encode 2.1 did not fail")
 	}
 }
+
+// BenchmarkDecodeAndroid decodes 1,000 Android 2.1 cards per iteration.
+func BenchmarkDecodeAndroid(b *testing.B) {
+	in := strings.Repeat(miuiCard, 1000)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		n := 0
+		for _, err := range Decode(strings.NewReader(in), "bench.vcf") {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != 1000 {
+			b.Fatalf("%d cards", n)
+		}
+	}
+}

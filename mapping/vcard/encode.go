@@ -115,7 +115,7 @@ var (
 )
 
 func formatValue(name string, params vcard.Params, v string) string {
-	if _, ok := params["ENCODING"]; ok {
+	if e := params["ENCODING"]; len(e) == 1 && strings.EqualFold(e[0], "b") && !strings.ContainsAny(v, "\r\n") {
 		// Inline data that was not valid base64, kept exactly as read.
 		return v
 	}
