@@ -23,6 +23,11 @@ import (
 // re-run finds the contact it created before.
 const ClientKey = "miexit-key"
 
+// PersonFields is the personFields mask that reads back everything
+// ToPerson writes (connections.list, people.get, createContact's answer).
+const PersonFields = "names,nicknames,phoneNumbers,emailAddresses,addresses,organizations,birthdays,events," +
+	"urls,relations,imClients,sipAddresses,biographies,genders,userDefined,clientData,memberships,photos,metadata"
+
 // uidKey keeps the card's UID, which Person has no field for.
 const uidKey = "vcard-uid"
 
