@@ -64,6 +64,27 @@ func ftypMIME(brand string) string {
 	return "video/mp4"
 }
 
+// extTypes maps file-name extensions to the MIME type their bytes should
+// sniff as.
+var extTypes = map[string]string{
+	".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+	".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heic", ".avif": "image/avif",
+	".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".3gp": "video/3gpp",
+	".bmp": "image/bmp", ".wav": "audio/wav", ".mp3": "audio/mpeg", ".amr": "audio/amr",
+	".ogg": "audio/ogg", ".flac": "audio/flac", ".m4a": "audio/mp4",
+}
+
+// ExtensionLies reports whether a file's extension names another type than
+// its bytes (MIUI saves PNG screenshots as .jpg), returning the type the
+// extension claims. An unknown extension or unknown bytes never lie.
+func ExtensionLies(name, sniffed string) (claimed string, lies bool) {
+	claimed = extTypes[strings.ToLower(path.Ext(name))]
+	if claimed == "" || sniffed == "" {
+		return claimed, false
+	}
+	return claimed, claimed != sniffed
+}
+
 // IsVideo reports whether a MIME type is a video.
 func IsVideo(mime string) bool { return strings.HasPrefix(mime, "video/") }
 
@@ -196,6 +217,8 @@ var namePatterns = []struct {
 	{regexp.MustCompile(`(?:^|_)(\d{8}_\d{6})`), "20060102_150405"},
 	// Screenshot_2024-05-01-10-15-00-123_com.app.png
 	{regexp.MustCompile(`Screenshot_(\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})`), "2006-01-02-15-04-05"},
+	// Screenshot_20240501-101500.png (stock Android)
+	{regexp.MustCompile(`Screenshot_(\d{8}-\d{6})`), "20060102-150405"},
 }
 
 // NameDate reads a date from a MIUI camera or screenshot file name.

@@ -55,6 +55,14 @@ func ms(t time.Time) string {
 	return strconv.FormatInt(t.UnixMilli(), 10)
 }
 
+// secs is MMS date_sent: seconds, as Android's provider keeps it.
+func secs(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
+
 func readable(t time.Time) string { return t.Local().Format("Jan 2, 2006 3:04:05 PM") }
 
 func orNull(s string) string {
@@ -119,11 +127,7 @@ func (b *BodyWriter) MMS(m *mapping.Message, open AttachmentReader) error {
 	b.attr("sub", orNull(m.Subject))
 	b.attr("read", b01(m.Read))
 	b.attr("locked", b01(m.Locked))
-	sent := "0"
-	if !m.DateSent.IsZero() {
-		sent = strconv.FormatInt(m.DateSent.Unix(), 10)
-	}
-	b.attr("date_sent", sent)
+	b.attr("date_sent", secs(m.DateSent))
 	b.attr("sub_id", strconv.Itoa(m.SubID))
 	b.attr("ct_t", "application/vnd.wap.multipart.related")
 	b.attr("readable_date", readable(m.Date))

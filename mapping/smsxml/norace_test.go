@@ -1,0 +1,5 @@
+//go:build !race
+
+package smsxml
+
+const raceEnabled = false
