@@ -16,13 +16,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emersion/go-vcard"
-
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/exporters/archive/miui"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 	"github.com/miexit/miexit/mapping/media"
+	"github.com/miexit/miexit/mapping/smsxml"
+	mvcard "github.com/miexit/miexit/mapping/vcard"
 )
 
 func init() {
@@ -130,33 +130,75 @@ func (e *Exporter) contacts(ctx context.Context, w *snapshot.Writer, m member) e
 		return err
 	}
 	defer rc.Close()
-	return DecodeVCF(io.LimitReader(rc, maxVCFBytes), m.Name, func(c mapping.Contact) error {
-		return w.AddContact(ctx, c)
-	})
-}
-
-// DecodeVCF decodes every card of a vCard file. It is a variable so the
-// mapping layer's decoder (vCard 2.1 quirks) can replace go-vcard's.
-var DecodeVCF = func(r io.Reader, name string, fn func(mapping.Contact) error) error {
-	dec := vcard.NewDecoder(r)
-	for i := 1; ; i++ {
-		card, err := dec.Decode()
-		if errors.Is(err, io.EOF) {
-			return nil
+	for c, err := range mvcard.Decode(io.LimitReader(rc, maxVCFBytes), m.Name) {
+		if errors.Is(err, mapping.ErrBadInput) {
+			// One broken card costs that card, not the file: the decoder
+			// goes on with the next one.
+			w.Skip(mapping.KindContact, m.Name, err.Error())
+			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%w: card %d: %w", mapping.ErrBadInput, i, err)
-		}
-		c := mapping.Contact{Card: card}
-		if k := card.Value(snapshot.KeyField); k != "" {
-			c.Key = k
-		} else if uid := card.Value(vcard.FieldUID); uid != "" {
-			c.Key = "uid-" + uid
-		}
-		delete(card, snapshot.KeyField)
-		if err := fn(c); err != nil {
 			return err
 		}
+		if err := w.AddContact(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// smsBackup reads an SMS Backup & Restore file (<smses> or <calls>), with
+// MMS attachments stored in the snapshot.
+func (e *Exporter) smsBackup(ctx context.Context, w *snapshot.Writer, m member, calls bool) error {
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	rd := smsxml.Reader{Name: m.Name, Attachment: func(msg *mapping.Message, p *mapping.Part, data io.Reader) error {
+		p.File = smsxml.AttachmentPath(msg, p)
+		_, err := w.AddFile(ctx, p.File, data, msg.Date)
+		return err
+	}}
+	if calls {
+		for c, err := range rd.Calls(rc) {
+			if err != nil {
+				return err
+			}
+			if err := w.AddCall(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for msg, err := range rd.Messages(rc) {
+		if err != nil {
+			return err
+		}
+		if err := w.AddMessage(ctx, msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xmlRoot names the root element of an XML file from its first bytes.
+func xmlRoot(head []byte) string {
+	s := string(head)
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 || i+1 >= len(s) {
+			return ""
+		}
+		s = s[i+1:]
+		if s[0] == '?' || s[0] == '!' {
+			continue
+		}
+		end := strings.IndexAny(s, " \t\r\n>/")
+		if end < 0 {
+			return ""
+		}
+		return s[:end]
 	}
 }
 
@@ -279,7 +321,7 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 	if err != nil {
 		return err
 	}
-	head := make([]byte, media.SniffLen)
+	head := make([]byte, 512)
 	n, err := io.ReadFull(rc, head)
 	rc.Close()
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
@@ -288,6 +330,14 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 	if miui.LooksLikeBackup(head[:n]) {
 		// A backup renamed or copied without its .bak name.
 		return e.miuiBackup(ctx, w, m)
+	}
+	if strings.HasSuffix(strings.ToLower(m.Name), ".xml") {
+		switch xmlRoot(head[:n]) {
+		case "smses":
+			return e.smsBackup(ctx, w, m, false)
+		case "calls":
+			return e.smsBackup(ctx, w, m, true)
+		}
 	}
 	mime := media.Sniff(head[:n])
 	if mime == "" {

@@ -14,10 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/emersion/go-vcard"
-
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/mapping"
+	mvcard "github.com/miexit/miexit/mapping/vcard"
 )
 
 // Reader reads a committed snapshot. It never loads the whole manifest:
@@ -349,12 +348,16 @@ func (r *Reader) Contacts() iter.Seq2[mapping.Contact, error] {
 				yield(mapping.Contact{}, err)
 				return
 			}
-			card, err := vcard.NewDecoder(bytes.NewReader(rec.Data)).Decode()
-			if err != nil {
-				yield(mapping.Contact{}, fmt.Errorf("%s: contact %s: %w", ContactsPath, rec.Key, err))
-				return
+			var c mapping.Contact
+			for got, err := range mvcard.Decode(bytes.NewReader(rec.Data), ContactsPath) {
+				if err != nil {
+					yield(mapping.Contact{}, fmt.Errorf("%s: contact %s: %w", ContactsPath, rec.Key, err))
+					return
+				}
+				c = got
+				break
 			}
-			delete(card, KeyField)
+			card := c.Card
 			if !yield(mapping.Contact{Key: rec.Key, Card: card}, nil) {
 				return
 			}

@@ -44,6 +44,7 @@ import (
 	"github.com/miexit/miexit/mapping"
 	"github.com/miexit/miexit/mapping/media"
 	"github.com/miexit/miexit/mapping/smsxml"
+	mvcard "github.com/miexit/miexit/mapping/vcard"
 )
 
 // Paths of the documents inside a snapshot.
@@ -232,17 +233,14 @@ func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
 	}
 	card := cloneCard(c.Card)
 	delete(card, KeyField)
-	vcard.ToV4(card)
 	if c.Key == "" {
-		var b bytes.Buffer
-		if err := vcard.NewEncoder(&b).Encode(card); err != nil {
-			return fmt.Errorf("contact %q: %w", cardName(card), err)
-		}
-		c.Key = mapping.HashKey("contact-", b.Bytes())
+		c.Key = mvcard.Key(card)
 	}
 	card.SetValue(KeyField, c.Key)
+	// mapping/vcard writes 4.0 as the RFC says (go-vcard's encoder escapes
+	// commas inside photo data: URIs, which other apps then cannot read).
 	var rec bytes.Buffer
-	if err := vcard.NewEncoder(&rec).Encode(card); err != nil {
+	if err := mvcard.Encode(&rec, card, mvcard.V4); err != nil {
 		return fmt.Errorf("contact %q: %w", cardName(card), err)
 	}
 	return w.addRecord(mapping.KindContact, c.Key, ContactsPath, rec.Bytes(), nil)

@@ -1,46 +1,22 @@
-package vcard_test
+package archive
 
 import (
 	"context"
-	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miexit/miexit/exporters"
-	"github.com/miexit/miexit/exporters/archive"
+	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
-	"github.com/miexit/miexit/mapping"
-	"github.com/miexit/miexit/mapping/vcard"
 )
 
-// TestArchiveExportWithThisDecoder plugs Decode into the archive exporter
-// (archive.DecodeVCF) and exports a folder holding a 2.1 export with one
-// broken card: the good cards arrive in contacts.vcf as 4.0, names,
-// phonetic names, custom labels and the photo intact.
-func TestArchiveExportWithThisDecoder(t *testing.T) {
-	var skipped []string
-	old := archive.DecodeVCF
-	archive.DecodeVCF = func(r io.Reader, name string, fn func(mapping.Contact) error) error {
-		for c, err := range vcard.Decode(r, name) {
-			if errors.Is(err, mapping.ErrBadInput) {
-				skipped = append(skipped, err.Error())
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if err := fn(c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	t.Cleanup(func() { archive.DecodeVCF = old })
-
+// A 2.1 export as Android writes it, with one broken card: the good cards
+// arrive in contacts.vcf as 4.0 with names, phonetic names, custom labels
+// and the photo intact, and the broken one is reported by file and line.
+func TestVCard21ExportKeepsEverythingAndSkipsABrokenCard(t *testing.T) {
 	in := t.TempDir()
 	card := "BEGIN:VCARD\r\nVERSION:2.1\r\n" +
 		"N;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E7=8E=8B;=E5=B0=8F=E6=98=8E;;;\r\n" +
@@ -52,13 +28,19 @@ func TestArchiveExportWithThisDecoder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(in, "00001.vcf"), []byte(card), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var skipped []string
+	rep := progress.Func(func(e progress.Event) {
+		if e.Action == progress.Skipped {
+			mu.Lock()
+			skipped = append(skipped, e.Err)
+			mu.Unlock()
+		}
+	})
 	ctx := context.Background()
-	e, err := archive.New(exporters.Params{Arg: in, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := New(exporters.Params{Arg: in})
 	out := t.TempDir()
-	w, err := snapshot.Create(out, snapshot.Options{Source: "archive:" + in})
+	w, err := snapshot.Create(out, snapshot.Options{Progress: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +51,10 @@ func TestArchiveExportWithThisDecoder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(skipped) != 1 || !strings.Contains(skipped[0], "00001.vcf line 15") {
-		t.Errorf("skipped %v, want the broken line 15", skipped)
+		t.Errorf("skipped %v, want the broken card at line 15", skipped)
+	}
+	if n := w.Counts().Contacts; n != 2 {
+		t.Errorf("%d contacts, want 2", n)
 	}
 	b, err := os.ReadFile(filepath.Join(out, snapshot.ContactsPath))
 	if err != nil {
@@ -77,7 +62,7 @@ func TestArchiveExportWithThisDecoder(t *testing.T) {
 	}
 	text := strings.ReplaceAll(string(b), "\r\n ", "")
 	for _, want := range []string{"VERSION:4.0", "FN:王小明", "N:王;小明;;;", "X-PHONETIC-FIRST-NAME:xiao ming",
-		"TEL;TYPE=X-Work Mobile:+86 10 1234 5678", "PHOTO:data:image/jpeg;base64", "FN:After"} {
+		`TEL;TYPE="X-Work Mobile":+86 10 1234 5678`, "PHOTO:data:image/jpeg;base64,", "FN:After"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("contacts.vcf lacks %q:\n%s", want, text)
 		}
