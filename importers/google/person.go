@@ -18,6 +18,7 @@ import (
 
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
+	mpeople "github.com/miexit/miexit/mapping/people"
 )
 
 // clientData keys miexit writes on each contact it creates.
@@ -60,97 +61,34 @@ func typeOf(f *vcard.Field, def string) string {
 	return def
 }
 
-// toPerson maps a contact; it also returns the labels (CATEGORIES) and the
-// photo bytes, which travel through other calls.
+// toPerson maps a contact through mapping/people, which places every
+// field (what Person has no home for goes to userDefined or the note); it
+// also returns the labels and the photo bytes, which travel through other
+// calls. miexit's own clientData (key, record hash, fingerprint) is added.
 func toPerson(c mapping.Contact, recordSHA string) (*people.Person, []string, []byte, error) {
-	card := c.Card
-	p := &people.Person{}
-	fn := strings.TrimSpace(card.PreferredValue(vcard.FieldFormattedName))
-	if n := card.Name(); n != nil || fn != "" {
-		nm := &people.Name{UnstructuredName: fn}
-		if n != nil {
-			nm.FamilyName, nm.GivenName, nm.MiddleName = n.FamilyName, n.GivenName, n.AdditionalName
-			nm.HonorificPrefix, nm.HonorificSuffix = n.HonorificPrefix, n.HonorificSuffix
-		}
-		p.Names = []*people.Name{nm}
+	res := mpeople.ToPerson(c)
+	p := res.Person
+	if p == nil {
+		return nil, nil, nil, fmt.Errorf("%w: contact %s: nothing to map", mapping.ErrBadInput, c.Key)
 	}
-	for _, f := range card[vcard.FieldNickname] {
-		for _, v := range strings.Split(f.Value, ",") {
-			if v = strings.TrimSpace(v); v != "" {
-				p.Nicknames = append(p.Nicknames, &people.Nickname{Value: v})
-			}
+	var keep []*people.ClientData
+	for _, cd := range p.ClientData {
+		switch cd.Key {
+		case cdKey, cdSHA256, cdPrint, mpeople.ClientKey:
+		default:
+			keep = append(keep, cd)
 		}
 	}
-	for _, f := range card[vcard.FieldTelephone] {
-		v := strings.TrimSpace(strings.TrimPrefix(f.Value, "tel:"))
-		if v != "" {
-			p.PhoneNumbers = append(p.PhoneNumbers, &people.PhoneNumber{Value: v, Type: typeOf(f, "other")})
-		}
+	p.ClientData = append(keep,
+		&people.ClientData{Key: cdKey, Value: c.Key},
+		&people.ClientData{Key: cdSHA256, Value: recordSHA},
+		&people.ClientData{Key: cdPrint, Value: fingerprint(p)},
+	)
+	var photo []byte
+	if res.Photo != nil {
+		photo = res.Photo.Data
 	}
-	for _, f := range card[vcard.FieldEmail] {
-		if v := strings.TrimSpace(f.Value); v != "" {
-			p.EmailAddresses = append(p.EmailAddresses, &people.EmailAddress{Value: v, Type: typeOf(f, "other")})
-		}
-	}
-	for _, a := range card.Addresses() {
-		ad := &people.Address{
-			PoBox: a.PostOfficeBox, ExtendedAddress: a.ExtendedAddress, StreetAddress: a.StreetAddress,
-			City: a.Locality, Region: a.Region, PostalCode: a.PostalCode, Country: a.Country,
-			Type: typeOf(a.Field, "other"),
-		}
-		if ad.PoBox+ad.ExtendedAddress+ad.StreetAddress+ad.City+ad.Region+ad.PostalCode+ad.Country != "" {
-			p.Addresses = append(p.Addresses, ad)
-		}
-	}
-	title := card.PreferredValue(vcard.FieldTitle)
-	if orgs := card[vcard.FieldOrganization]; len(orgs) > 0 || title != "" {
-		o := &people.Organization{Title: title}
-		if len(orgs) > 0 {
-			parts := strings.Split(orgs[0].Value, ";")
-			o.Name = parts[0]
-			if len(parts) > 1 {
-				o.Department = strings.Join(parts[1:], ", ")
-			}
-		}
-		p.Organizations = []*people.Organization{o}
-	}
-	if b := strings.TrimSpace(card.Value(vcard.FieldBirthday)); b != "" {
-		p.Birthdays = []*people.Birthday{birthday(b)}
-	}
-	for _, f := range card[vcard.FieldURL] {
-		if v := strings.TrimSpace(f.Value); v != "" {
-			p.Urls = append(p.Urls, &people.Url{Value: v, Type: typeOf(f, "")})
-		}
-	}
-	var note []string
-	for _, f := range card[vcard.FieldNote] {
-		note = append(note, f.Value)
-	}
-	var extra []string
-	for _, k := range sortedFields(card) {
-		if handled[k] {
-			continue
-		}
-		for _, f := range card[k] {
-			extra = append(extra, k+": "+f.Value)
-		}
-	}
-	if len(extra) > 0 {
-		note = append(note, "Other fields from the phone:\n"+strings.Join(extra, "\n"))
-	}
-	if len(note) > 0 {
-		p.Biographies = []*people.Biography{{Value: strings.Join(note, "\n\n"), ContentType: "TEXT_PLAIN"}}
-	}
-	photo, err := photoBytes(card)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: contact %s: %v", mapping.ErrBadInput, c.Key, err)
-	}
-	p.ClientData = []*people.ClientData{
-		{Key: cdKey, Value: c.Key},
-		{Key: cdSHA256, Value: recordSHA},
-		{Key: cdPrint, Value: fingerprint(p)},
-	}
-	return p, card.Categories(), photo, nil
+	return p, res.Groups, photo, nil
 }
 
 func sortedFields(c vcard.Card) []string {
