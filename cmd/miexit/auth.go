@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"github.com/miexit/miexit/exporters/micloud"
 	"github.com/miexit/miexit/importers/dropbox"
 	"github.com/miexit/miexit/importers/google"
 	"github.com/miexit/miexit/importers/onedrive"
+	"github.com/miexit/miexit/internal/oauthcli"
 	"github.com/miexit/miexit/internal/statedir"
 )
 
@@ -107,16 +110,18 @@ The app key can also come from MIEXIT_DROPBOX_APP_KEY.`,
 
 func authOneDriveCmd(g *globals) *cobra.Command {
 	var clientID string
+	var noBrowser bool
 	c := &cobra.Command{
 		Use:   "onedrive --client-id ID",
-		Short: "Sign in to OneDrive with the device-code flow (the rotating refresh token is stored 0600)",
+		Short: "Sign in to OneDrive (PKCE in the browser, or the device code with --no-browser); the rotating refresh token is stored 0600",
 		Long: `Register an app at https://entra.microsoft.com (App registrations > New
 registration, "Personal Microsoft accounts only", platform "Mobile and desktop
-applications" with redirect http://localhost, and "Allow public client flows" on),
-then run this command with its Application (client) ID. miexit shows a page and a
-code: open the page on any device, type the code and sign in. See docs/onedrive.md.
-The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
-		Example: "  miexit auth onedrive --client-id 00000000-0000-0000-0000-000000000000",
+applications" with redirect http://localhost, and "Allow public client flows" on
+for --no-browser), then run this command with its Application (client) ID.
+Without --no-browser a browser opens and redirects to a one-time listener on
+127.0.0.1; with it, miexit shows a page and a code to type on any device.
+See docs/onedrive.md. The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
+		Example: "  miexit auth onedrive --client-id 00000000-0000-0000-0000-000000000000\n  miexit auth onedrive --client-id ID --no-browser",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if clientID == "" {
@@ -125,9 +130,19 @@ The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
 			if err := need("client-id", clientID); err != nil {
 				return err
 			}
-			err := onedrive.DeviceLogin(cmd.Context(), onedrive.OAuthConfig(clientID, ""), statedir.Config(), func(uri, code string) {
-				fmt.Fprintf(g.stderr, "Open %s and enter the code %s\n", uri, code)
-			})
+			dir := statedir.Config()
+			var err error
+			if noBrowser {
+				err = onedrive.DeviceLogin(cmd.Context(), onedrive.OAuthConfig(clientID, ""), dir, func(uri, code string) {
+					fmt.Fprintf(g.stderr, "Open %s and enter the code %s\n", uri, code)
+				})
+			} else {
+				flow := oauthcli.Flow{Config: *onedrive.OAuthConfig(clientID, ""), Out: g.stderr}
+				var tok *oauth2.Token
+				if tok, err = flow.Run(cmd.Context()); err == nil {
+					err = onedrive.SaveToken(filepath.Join(dir, onedrive.TokenFile), clientID, tok)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -138,9 +153,9 @@ The client id can also come from MIEXIT_ONEDRIVE_CLIENT_ID.`,
 		},
 	}
 	c.Flags().StringVar(&clientID, "client-id", "", "your app registration's Application (client) ID")
+	c.Flags().BoolVar(&noBrowser, "no-browser", false, "use the device-code flow instead of a browser on this machine")
 	return c
 }
-
 func authGoogleCmd(g *globals) *cobra.Command {
 	var noBrowser bool
 	c := &cobra.Command{
