@@ -4,6 +4,7 @@
 package archive
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -91,6 +93,8 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 		// A snapshot's own bookkeeping: its items are read from the
 		// vCard and JSONL files next to it.
 		return nil
+	case strings.HasSuffix(base, ".zip"):
+		return e.nestedZip(ctx, w, m)
 	case base == "descript.xml":
 		return e.descript(m)
 	case strings.HasSuffix(base, ".bak"):
@@ -345,10 +349,19 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		return nil
 	}
 	rel := strings.TrimPrefix(m.Name, snapshot.MediaDir+"/")
+	mod := m.ModTime
+	if real, date, ok := media.RecorderName(rel); ok {
+		// MIUI's recorder keeps recordings under coded names; the person
+		// knows them by their real ones.
+		rel = real
+		if !date.IsZero() {
+			mod = date
+		}
+	}
 	return w.AddMedia(ctx, mapping.Media{
 		Path:      rel,
 		Size:      m.Size,
-		ModTime:   m.ModTime,
+		ModTime:   mod,
 		Thumbnail: media.IsThumbnailPath("/" + m.Name),
 	}, func(context.Context) (io.ReadCloser, error) { return m.open() })
 }
@@ -397,4 +410,51 @@ func (e *Exporter) miuiBackup(ctx context.Context, w *snapshot.Writer, m member)
 		w.NotUnderstood(m.Name, "a backup of an app whose data miexit does not read")
 	}
 	return nil
+}
+
+// maxZipDepth bounds zips inside zips (a HyperOS backup zip inside a
+// downloaded archive is two levels).
+const maxZipDepth = 4
+
+// nestedZip reads a zip found inside the archive. Its members are named
+// "<zip path without .zip>/<member>", so they cannot collide with the
+// archive's own files.
+func (e *Exporter) nestedZip(ctx context.Context, w *snapshot.Writer, m member) error {
+	if m.depth >= maxZipDepth {
+		w.NotUnderstood(m.Name, fmt.Sprintf("a zip nested more than %d deep", maxZipDepth))
+		return nil
+	}
+	rc, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	// zip needs random access: spool the member to a temp file.
+	f, err := os.CreateTemp("", "miexit-zip-*")
+	if err != nil {
+		return err
+	}
+	defer func() { f.Close(); os.Remove(f.Name()) }()
+	n, err := io.Copy(f, io.LimitReader(rc, maxZipMember+1))
+	if err != nil {
+		return err
+	}
+	if n > maxZipMember {
+		return fmt.Errorf("%w: nested zip larger than %d bytes", mapping.ErrBadInput, int64(maxZipMember))
+	}
+	zr, err := zip.NewReader(f, n)
+	if err != nil {
+		w.NotUnderstood(m.Name, "named .zip but not a readable zip: "+err.Error())
+		return nil
+	}
+	prefix := strings.TrimSuffix(m.Name, path.Ext(m.Name))
+	zw := &zipWalker{name: m.Name, zr: zr}
+	return zw.walk(ctx, func(inner member) error {
+		inner.Name = path.Join(prefix, inner.Name)
+		inner.depth = m.depth + 1
+		if err := e.one(ctx, w, inner); err != nil {
+			return fmt.Errorf("%s: %w", inner.Name, err)
+		}
+		return nil
+	}, func(name, why string) { w.Skip("", m.Name+"/"+name, why) })
 }

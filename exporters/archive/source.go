@@ -21,6 +21,8 @@ type member struct {
 	Size    int64
 	ModTime time.Time
 	open    func() (io.ReadCloser, error)
+	// depth counts the zips this member is inside.
+	depth int
 }
 
 // Limits against zip bombs: a member may expand at most maxRatio times its
@@ -51,7 +53,7 @@ func openWalker(p string) (walker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is neither a folder nor a readable zip: %w", mapping.ErrBadInput, p, err)
 	}
-	return &zipWalker{name: p, zr: zr}, nil
+	return &zipWalker{name: p, zr: &zr.Reader, closer: zr}, nil
 }
 
 type dirWalker struct{ root string }
@@ -90,11 +92,17 @@ func (d dirWalker) walk(ctx context.Context, fn func(m member) error, skip func(
 }
 
 type zipWalker struct {
-	name string
-	zr   *zip.ReadCloser
+	name   string
+	zr     *zip.Reader
+	closer io.Closer
 }
 
-func (z *zipWalker) close() error { return z.zr.Close() }
+func (z *zipWalker) close() error {
+	if z.closer != nil {
+		return z.closer.Close()
+	}
+	return nil
+}
 
 func (z *zipWalker) walk(ctx context.Context, fn func(m member) error, skip func(name, why string)) error {
 	files := append([]*zip.File(nil), z.zr.File...)

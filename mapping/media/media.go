@@ -245,3 +245,42 @@ func IsThumbnailPath(p string) bool {
 		strings.Contains(p, "gallery_disk_cache/") || strings.Contains(p, "/.cache/") ||
 		strings.Contains(p, "/cache/thumbnails/")
 }
+
+// recorderName matches the names MIUI's recorder and Mi Cloud give
+// recordings: "<name>.<ext>_<n>_<type>_<a>_<b>", where a and b are the
+// created and modified times in ms (downloads) or an id and the created
+// time (Mi Cloud listings).
+var recorderName = regexp.MustCompile(`^(.+\.[A-Za-z0-9]{2,5})_(\d+)_(\d+)_(\d+)_(\d+)$`)
+
+// RecorderName restores a MIUI recording's real name ("Meeting.mp3" from
+// "Meeting.mp3_1_0_1714521600000_1714521900000") and its date.
+func RecorderName(name string) (real string, date time.Time, ok bool) {
+	dir, base := path.Split(strings.ReplaceAll(name, "\\", "/"))
+	m := recorderName.FindStringSubmatch(base)
+	if m == nil {
+		return name, time.Time{}, false
+	}
+	ms := func(s string) (time.Time, bool) {
+		if len(s) < 12 || len(s) > 13 {
+			return time.Time{}, false
+		}
+		var v int64
+		for _, c := range s {
+			v = v*10 + int64(c-'0')
+		}
+		t := time.UnixMilli(v)
+		return t, t.Year() >= 2005 && t.Year() < 2100
+	}
+	a, aok := ms(m[4])
+	b, bok := ms(m[5])
+	switch {
+	case aok && bok:
+		// created, modified: the file's date is when it was last written.
+		date = b
+	case bok:
+		date = b
+	case aok:
+		date = a
+	}
+	return dir + m[1], date, true
+}

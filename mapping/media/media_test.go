@@ -242,3 +242,22 @@ func TestIsThumbnailPath(t *testing.T) {
 		}
 	}
 }
+
+func TestRecorderName(t *testing.T) {
+	cases := []struct {
+		in, want string
+		ms       int64
+		ok       bool
+	}{
+		{"MIUI/sound_recorder/Meeting.mp3_1_0_1714521600000_1714521900000", "MIUI/sound_recorder/Meeting.mp3", 1714521900000, true},
+		{"Recordings/通话录音 138.m4a_2_1_987654_1714521600123", "Recordings/通话录音 138.m4a", 1714521600123, true},
+		{"Music/song.mp3", "Music/song.mp3", 0, false},
+		{"odd.mp3_1_0_12_34", "odd.mp3", 0, true},
+	}
+	for _, c := range cases {
+		got, date, ok := RecorderName(c.in)
+		if got != c.want || ok != c.ok || (c.ms != 0 && date.UnixMilli() != c.ms) || (c.ms == 0 && !date.IsZero()) {
+			t.Errorf("RecorderName(%q) = %q, %v, %v", c.in, got, date, ok)
+		}
+	}
+}
