@@ -20,6 +20,7 @@ require (
 	github.com/mattn/go-runewidth v0.0.30 // indirect
 	github.com/vbauerster/cupwriter v0.0.5 // indirect
 	github.com/vbauerster/mpb/v8 v8.16.2 // indirect
+	golang.org/x/image v0.47.0 // indirect
 	golang.org/x/term v0.48.0 // indirect
 )
 

@@ -44,6 +44,9 @@ type Report struct {
 	Generated   time.Time
 	Rows        []Row
 	Failures    []Failure
+	// Pictures are shown as thumbnails (decoded one at a time, embedded
+	// as small JPEGs).
+	Pictures []Picture
 	// Verify is nil when verify has not run; then it is not safe to sign out.
 	Verify *verify.Result
 }
@@ -88,6 +91,7 @@ func WriteReport(w io.Writer, in Report) error {
 	err := reportTmpl.Execute(w, map[string]any{
 		"Source": in.Source, "Destination": in.Destination, "Generated": gen,
 		"Safe": safe, "Next": next, "Rows": in.Rows, "Failures": in.Failures, "Verify": in.Verify,
+		"Pictures": thumbs(in.Pictures),
 	})
 	if err != nil {
 		return fmt.Errorf("report.html: %w", err)

@@ -3,8 +3,10 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -360,5 +362,47 @@ func events(c *Collector) func(func(progress.Event) bool) {
 				return
 			}
 		}
+	}
+}
+
+func TestReportPicturesAreThumbnails(t *testing.T) {
+	dir := t.TempDir()
+	big := image.NewRGBA(image.Rect(0, 0, 640, 320))
+	var b bytes.Buffer
+	if err := png.Encode(&b, big); err != nil {
+		t.Fatal(err)
+	}
+	photo := filepath.Join(dir, "photo.png")
+	junk := filepath.Join(dir, "junk.jpg")
+	os.WriteFile(photo, b.Bytes(), 0o644)
+	os.WriteFile(junk, []byte("not a picture"), 0o644)
+	in := Report{Pictures: []Picture{
+		{Title: "DCIM/photo.png", Note: "only a reduced copy on the phone", File: photo},
+		{Title: "<b>junk.jpg</b>", Note: "failed", File: junk},
+	}}
+	var out bytes.Buffer
+	if err := WriteReport(&out, in); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := elements(doc, "img")
+	if len(imgs) != 1 {
+		t.Fatalf("%d images, want 1 (the unreadable one shows its caption only)", len(imgs))
+	}
+	src := attr(imgs[0], "src")
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/jpeg;base64,"))
+	if err != nil || !strings.HasPrefix(src, "data:image/jpeg;base64,") {
+		t.Fatalf("img src %.40q is not a JPEG data: URI", src)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(raw))
+	if err != nil || cfg.Width != ThumbSize || cfg.Height != ThumbSize/2 {
+		t.Errorf("thumbnail %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, ThumbSize, ThumbSize/2)
+	}
+	caps := elements(doc, "figcaption")
+	if len(caps) != 2 || text(caps[1]) != "<b>junk.jpg</b> — failed" {
+		t.Errorf("captions = %d, second %q", len(caps), text(caps[len(caps)-1]))
 	}
 }
