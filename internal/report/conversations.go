@@ -417,7 +417,8 @@ func writeFileAtomic(dst string, fill func(io.Writer) error) error {
 		fsutil.Abort(f)
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
-	if err := fsutil.Commit(f, dst, true); err != nil {
+	// No fsync per page: the pages are a copy that a re-run rewrites.
+	if err := fsutil.Commit(f, dst, false); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	return nil
