@@ -103,7 +103,7 @@ func (b *Bars) add(key barKey) *kindBar {
 		mpb.AppendDecorators(
 			decor.Any(kb.bytesText, decor.WCSyncSpace),
 			decor.AverageSpeed(nil, "%.1f/s", decor.WCSyncSpace),
-			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpace), "done"),
+			decor.OnComplete(decor.Meta(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpace), kb.etaText), "done"),
 		),
 	)
 	if kb.c.total > 0 {
@@ -121,6 +121,17 @@ func (kb *kindBar) itemsText(decor.Statistics) string {
 	}
 	if kb.c.failed > 0 {
 		s += fmt.Sprintf(" (%d failed)", kb.c.failed)
+	}
+	return s
+}
+
+// etaText hides the ETA while the total is unknown: it would only say
+// how long until the bar catches up with itself.
+func (kb *kindBar) etaText(s string) string {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	if kb.c.total <= 0 {
+		return ""
 	}
 	return s
 }
