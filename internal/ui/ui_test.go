@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -181,6 +182,34 @@ func TestHumanBytes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 20: "3.0 MiB", 5 << 30: "5.0 GiB"} {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestJSONLinesParseUnderConcurrency(t *testing.T) {
+	var out syncBuffer
+	var p Progress = NewJSON(&out)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				p.Report(progress.Event{Phase: "export", Kind: mapping.KindMessage, Item: fmt.Sprintf("%d-%d \"😀\"", w, i), Action: progress.Copied, Bytes: 10})
+			}
+		}()
+	}
+	wg.Wait()
+	p.Close()
+	p.Report(progress.Event{Phase: "late"})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 400 {
+		t.Fatalf("%d lines, want 400", len(lines))
+	}
+	for _, l := range lines {
+		var e progress.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil || e.Phase != "export" || !strings.HasSuffix(e.Item, "\"😀\"") {
+			t.Fatalf("line %q: %+v, %v", l, e, err)
 		}
 	}
 }
