@@ -406,3 +406,29 @@ func TestReportPicturesAreThumbnails(t *testing.T) {
 		t.Errorf("captions = %d, second %q", len(caps), text(caps[len(caps)-1]))
 	}
 }
+
+func TestConversationsAttachmentOutsideSnapshotIsNeitherReadNorLinked(t *testing.T) {
+	snap := buildSnapshot(t, pngBytes(t))
+	secret := filepath.Join(filepath.Dir(snap.Dir()), "secret.png")
+	if err := os.WriteFile(secret, pngBytes(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := `{"key":"evil","type":"mms","box":1,"address":"5","date":"2024-01-01T00:00:00Z","parts":[{"seq":0,"ct":"image/png","name":"x.png","file":"../secret.png"}]}` + "\n"
+	if err := os.WriteFile(filepath.Join(snap.Dir(), snapshot.MessagesPath), []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := WriteConversations(context.Background(), snap, out); err != nil {
+		t.Fatal(err)
+	}
+	idx := parseFile(t, filepath.Join(out, "index.html"))
+	page := parseFile(t, filepath.Join(out, attr(elements(idx, "a")[0], "href")))
+	if n := len(elements(page, "img")); n != 0 {
+		t.Errorf("a file outside the snapshot was inlined")
+	}
+	for _, a := range elements(page, "a") {
+		if strings.Contains(attr(a, "href"), "secret") {
+			t.Errorf("page links outside the snapshot: %q", attr(a, "href"))
+		}
+	}
+}
