@@ -7,17 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/report"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/ui"
 	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
@@ -52,6 +57,7 @@ type globals struct {
 	stateDir string
 	stdout   io.Writer
 	stderr   io.Writer
+	prog     ui.Progress
 }
 
 func (g *globals) options(dryRun bool) pipeline.Options {
@@ -67,29 +73,25 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
 	}
 	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: slog.New(h)}
-	// Importers report from many goroutines: one line at a time.
-	var mu sync.Mutex
-	if g.json {
-		enc := json.NewEncoder(g.stdout)
-		o.Progress = progress.Func(func(e progress.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			enc.Encode(struct {
-				Type string `json:"type"`
-				progress.Event
-			}{"event", e})
-		})
-	} else if !g.quiet {
-		o.Progress = progress.Func(func(e progress.Event) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch e.Action {
-			case progress.Failed, progress.Skipped, progress.NotUnderstood:
-				fmt.Fprintf(g.stderr, "%s: %s %s: %s\n", e.Phase, e.Action, e.Item, e.Err)
-			}
-		})
+	switch {
+	case g.json:
+		p := ui.NewJSON(g.stdout)
+		g.prog, o.Progress = p, p
+	case g.quiet:
+		o.Progress = progress.Discard
+	default:
+		p := ui.New(g.stderr, ui.Options{})
+		g.prog, o.Progress = p, p
 	}
 	return o
+}
+
+// finish ends the live progress output, so what follows is not drawn over.
+func (g *globals) finish() {
+	if g.prog != nil {
+		g.prog.Close()
+		g.prog = nil
+	}
 }
 
 // summary prints the final object in --json mode.
@@ -111,6 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	g.finish()
 	if err == nil {
 		return exitOK
 	}
@@ -200,6 +203,7 @@ func inventoryCmd(g *globals) *cobra.Command {
 			o := g.options(false)
 			o.Password = password
 			inv, err := pipeline.Inventory(cmd.Context(), from, o)
+			g.finish()
 			if err != nil {
 				return err
 			}
@@ -255,6 +259,7 @@ func exportCmd(g *globals) *cobra.Command {
 			o := g.options(dry)
 			o.Password = password
 			res, err := pipeline.Export(cmd.Context(), from, to, o)
+			g.finish()
 			if err != nil {
 				return err
 			}
@@ -295,6 +300,7 @@ func importCmd(g *globals) *cobra.Command {
 			o.Concurrency = jobs
 			o.Progress = progress.Multi(o.Progress, tally)
 			res, err := pipeline.Import(cmd.Context(), from, to, o)
+			g.finish()
 			if err != nil {
 				return err
 			}
@@ -357,6 +363,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			o := g.options(false)
 			o.Password = password
 			res, err := pipeline.Verify(cmd.Context(), from, to, o)
+			g.finish()
 			if err != nil {
 				return err
 			}
@@ -429,20 +436,28 @@ func migrateCmd(g *globals) *cobra.Command {
 				return usageError{err}
 			}
 			tally := &progress.Tally{}
+			collector := report.NewCollector("import")
 			o := g.options(dry)
 			o.Password = password
 			o.Concurrency = jobs
-			o.Progress = progress.Multi(o.Progress, tally)
+			o.Progress = progress.Multi(o.Progress, tally, collector)
 			res, err := pipeline.Migrate(cmd.Context(), from, to, snap, o)
+			g.finish()
 			if err != nil {
 				return err
 			}
 			imp := importSummary(res.Import.Destination, tally)
+			reportPath, next := "", ""
+			if !dry {
+				reportPath, next = writeReport(cmd.Context(), g, from, res, collector)
+			}
 			if g.json {
 				g.summary("migrate", struct {
 					pipeline.MigrateResult
 					ImportStats importStats `json:"import_stats"`
-				}{res, imp})
+					Report      string      `json:"report,omitempty"`
+					NextStep    string      `json:"next_step,omitempty"`
+				}{res, imp, reportPath, next})
 			} else if !g.quiet {
 				printCounts(g.stdout, fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir), res.Export.Counts)
 				if imp.Destination != "" {
@@ -454,6 +469,10 @@ func migrateCmd(g *globals) *cobra.Command {
 			}
 			if !g.json && !g.quiet {
 				printVerify(g.stdout, res.Verify)
+				if reportPath != "" {
+					fmt.Fprintf(g.stdout, "Report: %s\n", reportPath)
+				}
+				fmt.Fprintln(g.stdout, next)
 			}
 			if !res.Verify.OK {
 				return gapError{res.Verify}
@@ -489,4 +508,37 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// writeReport writes report.html and the readable message pages into the
+// snapshot, and returns the report's path and the next step in words. A
+// failure here costs the report, never the migration: it is logged.
+func writeReport(ctx context.Context, g *globals, from string, res pipeline.MigrateResult, c *report.Collector) (string, string) {
+	snapDir := res.Export.Dir
+	in := report.Report{
+		Source: from, Destination: res.Import.Destination, Generated: time.Now(),
+		Rows: c.Rows(&res.Export.Counts), Failures: c.Failures(), Verify: &res.Verify,
+	}
+	_, next := report.NextStep(in)
+	if snap, err := snapshot.Open(snapDir); err == nil && res.Export.Counts.Messages > 0 {
+		if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
+			fmt.Fprintln(g.stderr, "miexit: message pages not written:", err)
+		}
+	}
+	p := filepath.Join(snapDir, "report.html")
+	f, err := fsutil.CreateTemp(p)
+	if err != nil {
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		return "", next
+	}
+	if err := report.WriteReport(f, in); err != nil {
+		fsutil.Abort(f)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		return "", next
+	}
+	if err := fsutil.Commit(f, p, false); err != nil {
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		return "", next
+	}
+	return p, next
 }

@@ -69,6 +69,17 @@ func TestMigrateTwiceThenVerifyCatchesDeletion(t *testing.T) {
 	if sum["verify"].(map[string]any)["ok"] != true {
 		t.Fatalf("first migrate did not verify: %v", sum["verify"])
 	}
+	rep, _ := sum["report"].(string)
+	html, err := os.ReadFile(rep)
+	if err != nil || !strings.Contains(string(html), "王小明") && !strings.Contains(string(html), "verify") {
+		t.Errorf("report.html %q unreadable or empty: %v", rep, err)
+	}
+	if next, _ := sum["next_step"].(string); next == "" {
+		t.Error("no next step in the summary")
+	}
+	if pages, _ := filepath.Glob(filepath.Join(filepath.Dir(rep), "messages", "html", "*.html")); len(pages) < 2 {
+		t.Errorf("conversation pages: %v", pages)
+	}
 
 	r = miexit(t, "migrate", "--from", "archive:"+src, "--to", "dir:"+dest, "--json")
 	if r.code != 0 {
