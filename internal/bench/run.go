@@ -34,7 +34,9 @@ type Config struct {
 	RSSKB    int
 	// Rclone is the rclone binary; "" looks it up on PATH, "-" skips it.
 	Rclone string
-	Log    *slog.Logger
+	// Concurrency is pipeline.Options.Concurrency (0: the default).
+	Concurrency int
+	Log         *slog.Logger
 }
 
 // Row is one figure of the table.
@@ -123,7 +125,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	// 2. migrate, first and again with nothing changed.
 	mig := func(name string) (time.Duration, error) {
 		state := filepath.Join(c.Work, name+"-state")
-		o := pipeline.Options{StateDir: state, Log: c.Log}
+		o := pipeline.Options{StateDir: state, Log: c.Log, Concurrency: c.Concurrency}
 		snap := filepath.Join(state, "snapshot")
 		t := time.Now()
 		res, err := pipeline.Migrate(ctx, "archive:"+src, "dir:"+filepath.Join(c.Work, name), snap, o)
@@ -159,7 +161,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	// 3. Where the time goes: each step alone, with its own state.
 	state := filepath.Join(c.Work, "steps-state")
-	o := pipeline.Options{StateDir: state, Log: c.Log}
+	o := pipeline.Options{StateDir: state, Log: c.Log, Concurrency: c.Concurrency}
 	snap := filepath.Join(c.Work, "steps-snapshot")
 	dst := "dir:" + filepath.Join(c.Work, "steps-dest")
 	c.Log.Info("export")
@@ -198,7 +200,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	c.Log.Info("sms")
 	t = time.Now()
-	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log})
+	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log, Concurrency: c.Concurrency})
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +224,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err := GenerateSmall(ctx, filepath.Join(dir, "phone"), n, c.RSSKB); err != nil {
 			return nil, err
 		}
-		rss, d, err := childMigrate(ctx, dir)
+		rss, d, err := childMigrate(ctx, dir, c.Concurrency)
 		if err != nil {
 			return nil, err
 		}
@@ -242,16 +244,17 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 type childArgs struct {
 	Src, Dst, State string
+	Concurrency     int
 }
 
 // childMigrate re-executes this binary to migrate dir/phone, and reads the
 // child's peak RSS from its rusage.
-func childMigrate(ctx context.Context, dir string) (int64, time.Duration, error) {
+func childMigrate(ctx context.Context, dir string, concurrency int) (int64, time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, 0, err
 	}
-	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state")})
+	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state"), Concurrency: concurrency})
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+string(a))
 	cmd.Stderr = os.Stderr
@@ -279,7 +282,7 @@ func MaybeChild() {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
 		os.Exit(2)
 	}
-	res, err := pipeline.Migrate(context.Background(), "archive:"+a.Src, "dir:"+a.Dst, filepath.Join(a.State, "snapshot"), pipeline.Options{StateDir: a.State})
+	res, err := pipeline.Migrate(context.Background(), "archive:"+a.Src, "dir:"+a.Dst, filepath.Join(a.State, "snapshot"), pipeline.Options{StateDir: a.State, Concurrency: a.Concurrency})
 	if err == nil && !res.Verify.OK {
 		err = fmt.Errorf("verify found gaps: %v", res.Verify.Problems)
 	}

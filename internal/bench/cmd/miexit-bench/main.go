@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 
 	"github.com/miexit/miexit/internal/bench"
 )
@@ -32,18 +33,33 @@ func main() {
 	rss := flag.Bool("rss", true, "measure peak RSS of a migrate at 1x and 10x small files")
 	rssFiles := flag.Int("rss-files", 0, "small files in the 1x RSS run (default the media count)")
 	rclone := flag.String("rclone", "", "rclone binary (default from PATH; - to skip)")
+	concurrency := flag.Int("concurrency", 0, "miexit's --concurrency (0: its default)")
 	verbose := flag.Bool("v", false, "log each step")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the in-process steps (not the cp, rclone or RSS children) to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "miexit-bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if *full {
 		s = bench.Full
 	}
-	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *verbose); err != nil {
+	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "miexit-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, verbose bool) error {
+func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, concurrency int, verbose bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if work == "" {
@@ -60,7 +76,7 @@ func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string,
 	if verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Log: log})
+	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Concurrency: concurrency, Log: log})
 	if err != nil {
 		return err
 	}
