@@ -11,8 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/miexit/miexit/internal/pipeline"
@@ -228,7 +228,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := Row{ID: RowRSS1, Measure: fmt.Sprintf("peak RSS, migrate of %d × %d KiB files (child process)", n, c.RSSKB), Value: mb(rss),
+		r := Row{ID: RowRSS1, Measure: fmt.Sprintf("peak RSS, migrate of %d × %d KiB files (child process, its VmHWM)", n, c.RSSKB), Value: mb(rss),
 			Note: fmt.Sprintf("took %s, %.0f files/s", secs(d), float64(n)/d.Seconds()), Ratio: "1.00x"}
 		if i == 0 {
 			rss1 = rss
@@ -245,16 +245,22 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 type childArgs struct {
 	Src, Dst, State string
 	Concurrency     int
+	HWMFile         string
 }
 
-// childMigrate re-executes this binary to migrate dir/phone, and reads the
-// child's peak RSS from its rusage.
+// childMigrate re-executes this binary to migrate dir/phone, and returns
+// the child's peak RSS. The child reports its own VmHWM: the rusage
+// Maxrss that wait4 returns is useless here, because Go starts children
+// with vfork and Linux carries the parent's high-water mark into the
+// child's ru_maxrss at exec (it read the same figure for 5,000 and 50,000
+// files).
 func childMigrate(ctx context.Context, dir string, concurrency int) (int64, time.Duration, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, 0, err
 	}
-	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state"), Concurrency: concurrency})
+	hwm := filepath.Join(dir, "vmhwm")
+	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state"), Concurrency: concurrency, HWMFile: hwm})
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+string(a))
 	cmd.Stderr = os.Stderr
@@ -263,12 +269,34 @@ func childMigrate(ctx context.Context, dir string, concurrency int) (int64, time
 		return 0, 0, fmt.Errorf("child migrate of %s: %w", dir, err)
 	}
 	d := time.Since(t)
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, d, errors.New("no rusage on this platform")
+	b, err := os.ReadFile(hwm)
+	if err != nil {
+		return 0, d, fmt.Errorf("child migrate of %s: no peak RSS: %w", dir, err)
 	}
-	// Linux reports ru_maxrss in KiB.
-	return ru.Maxrss << 10, d, nil
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, d, fmt.Errorf("child migrate of %s: peak RSS %q: %w", dir, b, err)
+	}
+	return n, d, nil
+}
+
+// peakRSS reads this process's VmHWM in bytes.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("/proc/self/status: odd VmHWM line %q", line)
+			}
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, errors.New("/proc/self/status has no VmHWM")
 }
 
 // MaybeChild runs the child side of childMigrate and exits when this
@@ -285,6 +313,12 @@ func MaybeChild() {
 	res, err := pipeline.Migrate(context.Background(), "archive:"+a.Src, "dir:"+a.Dst, filepath.Join(a.State, "snapshot"), pipeline.Options{StateDir: a.State, Concurrency: a.Concurrency})
 	if err == nil && !res.Verify.OK {
 		err = fmt.Errorf("verify found gaps: %v", res.Verify.Problems)
+	}
+	if err == nil {
+		var n int64
+		if n, err = peakRSS(); err == nil {
+			err = os.WriteFile(a.HWMFile, []byte(strconv.FormatInt(n, 10)), 0o644)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
