@@ -1,0 +1,378 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miexit/miexit/internal/pipeline"
+
+	// The schemes the benchmark uses.
+	_ "github.com/miexit/miexit/exporters/archive"
+	_ "github.com/miexit/miexit/importers/dir"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Size Size
+	// Work is a scratch folder; everything is written under it.
+	Work string
+	// RSS runs the memory figures: a migrate of RSSFiles small files and
+	// of ten times as many, each in a child process.
+	RSS      bool
+	RSSFiles int
+	RSSKB    int
+	// Rclone is the rclone binary; "" looks it up on PATH, "-" skips it.
+	Rclone string
+	// Concurrency is pipeline.Options.Concurrency (0: the default).
+	Concurrency int
+	Log         *slog.Logger
+}
+
+// Row is one figure of the table.
+type Row struct {
+	ID      string // stable, for tests and scripts
+	Measure string
+	Value   string
+	Ratio   string
+	Note    string
+
+	dur time.Duration
+}
+
+// Report is a run's figures.
+type Report struct {
+	Machine string
+	Date    time.Time
+	Size    Size
+	Data    Generated
+	Rows    []Row
+}
+
+// Row IDs, in table order.
+const (
+	RowCp        = "cp"
+	RowRclone    = "rclone"
+	RowMigrate   = "migrate"
+	RowRerun     = "rerun"
+	RowExport    = "export"
+	RowImport    = "import"
+	RowVerify    = "verify"
+	RowSMS       = "sms"
+	RowRSS1      = "rss-1x"
+	RowRSS10     = "rss-10x"
+	childEnv     = "MIEXIT_BENCH_CHILD"
+	childArgsEnv = "MIEXIT_BENCH_CHILD_ARGS"
+)
+
+// RowIDs lists every row a full run prints.
+var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS, RowRSS1, RowRSS10}
+
+// Run generates the phone under c.Work and measures every figure.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.RSSFiles == 0 {
+		c.RSSFiles = c.Size.Media()
+	}
+	if c.RSSKB == 0 {
+		c.RSSKB = 4
+	}
+	rep := &Report{Machine: Machine(), Date: time.Now().UTC(), Size: c.Size}
+	src := filepath.Join(c.Work, "phone")
+	c.Log.Info("generating", "dir", src)
+	var err error
+	if rep.Data, err = Generate(ctx, src, c.Size); err != nil {
+		return nil, fmt.Errorf("generate %s: %w", src, err)
+	}
+	add := func(r Row) { rep.Rows = append(rep.Rows, r) }
+	files := fmt.Sprintf("%d files, %s", rep.Data.Files, mb(rep.Data.Bytes))
+
+	// 1. The stock tools copy the same folder.
+	c.Log.Info("cp -r")
+	cpDur, err := timeCmd(ctx, "cp", "-r", src, filepath.Join(c.Work, "cp"))
+	if err != nil {
+		return nil, err
+	}
+	add(Row{ID: RowCp, Measure: "`cp -r` of the phone folder", Value: secs(cpDur), Ratio: "1.00x", Note: files + ", no hashing, no fsync", dur: cpDur})
+	var rcDur time.Duration
+	rclone := c.Rclone
+	if rclone == "" {
+		rclone, _ = exec.LookPath("rclone")
+	}
+	if rclone == "" || rclone == "-" {
+		add(Row{ID: RowRclone, Measure: "`rclone copy`", Value: "skipped", Note: "rclone not installed (apt-get install rclone)"})
+	} else {
+		c.Log.Info("rclone copy")
+		rcDur, err = timeCmd(ctx, rclone, "copy", "--config", os.DevNull, src, filepath.Join(c.Work, "rclone"))
+		if err != nil {
+			return nil, err
+		}
+		add(Row{ID: RowRclone, Measure: "`rclone copy` (default options)", Value: secs(rcDur), Ratio: ratio(rcDur, cpDur) + " of cp", Note: "checks size+mtime, hashes to verify local copies", dur: rcDur})
+	}
+
+	// 2. migrate, first and again with nothing changed.
+	mig := func(name string) (time.Duration, error) {
+		state := filepath.Join(c.Work, name+"-state")
+		o := pipeline.Options{StateDir: state, Log: c.Log, Concurrency: c.Concurrency}
+		snap := filepath.Join(state, "snapshot")
+		t := time.Now()
+		res, err := pipeline.Migrate(ctx, "archive:"+src, "dir:"+filepath.Join(c.Work, name), snap, o)
+		d := time.Since(t)
+		if err != nil {
+			return d, fmt.Errorf("migrate: %w", err)
+		}
+		if !res.Verify.OK {
+			return d, fmt.Errorf("migrate: verify found gaps: %v", res.Verify.Problems)
+		}
+		if got := res.Export.Counts; got.Media != c.Size.Media() || got.Messages != c.Size.SMS || got.Contacts != c.Size.Contacts {
+			return d, fmt.Errorf("migrate exported %d media, %d messages, %d contacts; want %d, %d, %d",
+				got.Media, got.Messages, got.Contacts, c.Size.Media(), c.Size.SMS, c.Size.Contacts)
+		}
+		return d, nil
+	}
+	c.Log.Info("migrate")
+	migDur, err := mig("migrate")
+	if err != nil {
+		return nil, err
+	}
+	vs := ratio(migDur, cpDur) + " of cp"
+	if rcDur > 0 {
+		vs += ", " + ratio(migDur, rcDur) + " of rclone"
+	}
+	add(Row{ID: RowMigrate, Measure: "`migrate archive: -> dir:` (export, import, verify; fresh state)", Value: secs(migDur), Ratio: vs, Note: files, dur: migDur})
+	c.Log.Info("migrate again")
+	reDur, err := mig("migrate")
+	if err != nil {
+		return nil, err
+	}
+	add(Row{ID: RowRerun, Measure: "same migrate again, nothing changed", Value: secs(reDur), Ratio: pct(reDur, migDur) + " of first run", Note: "goal < 2%", dur: reDur})
+
+	// 3. Where the time goes: each step alone, with its own state.
+	state := filepath.Join(c.Work, "steps-state")
+	o := pipeline.Options{StateDir: state, Log: c.Log, Concurrency: c.Concurrency}
+	snap := filepath.Join(c.Work, "steps-snapshot")
+	dst := "dir:" + filepath.Join(c.Work, "steps-dest")
+	c.Log.Info("export")
+	t := time.Now()
+	if _, err := pipeline.Export(ctx, "archive:"+src, snap, o); err != nil {
+		return nil, err
+	}
+	exDur := time.Since(t)
+	add(Row{ID: RowExport, Measure: "export alone (phone -> snapshot)", Value: secs(exDur), Ratio: pct(exDur, migDur) + " of migrate", Note: ratio(exDur, cpDur) + " of cp", dur: exDur})
+	c.Log.Info("import")
+	t = time.Now()
+	if _, err := pipeline.Import(ctx, snap, dst, o); err != nil {
+		return nil, err
+	}
+	imDur := time.Since(t)
+	add(Row{ID: RowImport, Measure: "import alone (snapshot -> dir:)", Value: secs(imDur), Ratio: pct(imDur, migDur) + " of migrate", Note: ratio(imDur, cpDur) + " of cp", dur: imDur})
+	c.Log.Info("verify")
+	t = time.Now()
+	vr, err := pipeline.Verify(ctx, snap, dst, o)
+	if err != nil {
+		return nil, err
+	}
+	if !vr.OK {
+		return nil, fmt.Errorf("verify found gaps: %v", vr.Problems)
+	}
+	veDur := time.Since(t)
+	add(Row{ID: RowVerify, Measure: "verify alone (re-reads and hashes dir:)", Value: secs(veDur), Ratio: pct(veDur, migDur) + " of migrate", Note: ratio(veDur, cpDur) + " of cp", dur: veDur})
+
+	// 4. SMS JSONL -> snapshot (messages.jsonl and the B&R XML).
+	smsSrc := filepath.Join(c.Work, "sms-phone")
+	if err := os.MkdirAll(smsSrc, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Link(filepath.Join(src, "messages", "messages.jsonl"), filepath.Join(smsSrc, "messages.jsonl")); err != nil {
+		return nil, fmt.Errorf("sms source: %w", err)
+	}
+	c.Log.Info("sms")
+	t = time.Now()
+	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log, Concurrency: c.Concurrency})
+	if err != nil {
+		return nil, err
+	}
+	smsDur := time.Since(t)
+	if sres.Counts.Messages != c.Size.SMS {
+		return nil, fmt.Errorf("sms export wrote %d messages, want %d", sres.Counts.Messages, c.Size.SMS)
+	}
+	add(Row{ID: RowSMS, Measure: fmt.Sprintf("%d SMS JSONL -> snapshot (JSONL + B&R XML)", c.Size.SMS), Value: secs(smsDur),
+		Ratio: fmt.Sprintf("%.0f msg/s", float64(c.Size.SMS)/smsDur.Seconds()), Note: "issue goal: 100,000 in < 3 s", dur: smsDur})
+
+	// 5. Peak RSS of a migrate in a child process at 1x and 10x files.
+	if !c.RSS {
+		add(Row{ID: RowRSS1, Measure: "peak RSS, migrate", Value: "skipped", Note: "-rss=false"})
+		add(Row{ID: RowRSS10, Measure: "peak RSS, migrate 10x", Value: "skipped", Note: "-rss=false"})
+		return rep, nil
+	}
+	var rss1 int64
+	for i, n := range []int{c.RSSFiles, 10 * c.RSSFiles} {
+		dir := filepath.Join(c.Work, fmt.Sprintf("rss-%d", n))
+		c.Log.Info("rss", "files", n)
+		if err := GenerateSmall(ctx, filepath.Join(dir, "phone"), n, c.RSSKB); err != nil {
+			return nil, err
+		}
+		rss, d, err := childMigrate(ctx, dir, c.Concurrency)
+		if err != nil {
+			return nil, err
+		}
+		r := Row{ID: RowRSS1, Measure: fmt.Sprintf("peak RSS, migrate of %d × %d KiB files (child process, its VmHWM)", n, c.RSSKB), Value: mb(rss),
+			Note: fmt.Sprintf("took %s, %.0f files/s", secs(d), float64(n)/d.Seconds()), Ratio: "1.00x"}
+		if i == 0 {
+			rss1 = rss
+		} else {
+			r.ID = RowRSS10
+			r.Ratio = fmt.Sprintf("%.2fx of 1x", float64(rss)/float64(rss1))
+			r.Note += "; goal < 1.2x and < 150 MB"
+		}
+		add(r)
+	}
+	return rep, nil
+}
+
+type childArgs struct {
+	Src, Dst, State string
+	Concurrency     int
+	HWMFile         string
+}
+
+// childMigrate re-executes this binary to migrate dir/phone, and returns
+// the child's peak RSS. The child reports its own VmHWM: the rusage
+// Maxrss that wait4 returns is useless here, because Go starts children
+// with vfork and Linux carries the parent's high-water mark into the
+// child's ru_maxrss at exec (it read the same figure for 5,000 and 50,000
+// files).
+func childMigrate(ctx context.Context, dir string, concurrency int) (int64, time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0, err
+	}
+	hwm := filepath.Join(dir, "vmhwm")
+	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state"), Concurrency: concurrency, HWMFile: hwm})
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+string(a))
+	cmd.Stderr = os.Stderr
+	t := time.Now()
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("child migrate of %s: %w", dir, err)
+	}
+	d := time.Since(t)
+	b, err := os.ReadFile(hwm)
+	if err != nil {
+		return 0, d, fmt.Errorf("child migrate of %s: no peak RSS: %w", dir, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, d, fmt.Errorf("child migrate of %s: peak RSS %q: %w", dir, b, err)
+	}
+	return n, d, nil
+}
+
+// peakRSS reads this process's VmHWM in bytes.
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) != 2 || f[1] != "kB" {
+				return 0, fmt.Errorf("/proc/self/status: odd VmHWM line %q", line)
+			}
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, errors.New("/proc/self/status has no VmHWM")
+}
+
+// MaybeChild runs the child side of childMigrate and exits when this
+// process was started as one; call it first in main and TestMain.
+func MaybeChild() {
+	if os.Getenv(childEnv) != "1" {
+		return
+	}
+	var a childArgs
+	if err := json.Unmarshal([]byte(os.Getenv(childArgsEnv)), &a); err != nil {
+		fmt.Fprintln(os.Stderr, "bench child:", err)
+		os.Exit(2)
+	}
+	res, err := pipeline.Migrate(context.Background(), "archive:"+a.Src, "dir:"+a.Dst, filepath.Join(a.State, "snapshot"), pipeline.Options{StateDir: a.State, Concurrency: a.Concurrency})
+	if err == nil && !res.Verify.OK {
+		err = fmt.Errorf("verify found gaps: %v", res.Verify.Problems)
+	}
+	if err == nil {
+		var n int64
+		if n, err = peakRSS(); err == nil {
+			err = os.WriteFile(a.HWMFile, []byte(strconv.FormatInt(n, 10)), 0o644)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench child:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func timeCmd(ctx context.Context, name string, args ...string) (time.Duration, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	t := time.Now()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, out)
+	}
+	return time.Since(t), nil
+}
+
+// Machine describes where the figures were measured.
+func Machine() string {
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		mem = ", " + strings.Join(strings.Fields(line), " ")
+	}
+	return fmt.Sprintf("%s/%s, %d CPUs (nproc), %s%s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), mem)
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+func mb(n int64) string           { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", a.Seconds()/b.Seconds())
+}
+func pct(a, b time.Duration) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f%%", 100*a.Seconds()/b.Seconds())
+}
+
+// Markdown writes the report as a table.
+func (r *Report) Markdown(w io.Writer) error {
+	s := r.Size
+	fmt.Fprintf(w, "Machine: %s  \nDate: %s  \nData: %d photos (~%d KiB) + %d videos (%d MiB) = %d media, %d SMS, %d contacts with photos; %d files, %s\n\n",
+		r.Machine, r.Date.Format(time.RFC3339), s.Photos, s.PhotoKB, s.Videos, s.VideoMB, s.Media(), s.SMS, s.Contacts, r.Data.Files, mb(r.Data.Bytes))
+	fmt.Fprintln(w, "| id | measure | value | ratio | note |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, x := range r.Rows {
+		if _, err := fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", x.ID, x.Measure, x.Value, x.Ratio, x.Note); err != nil {
+			return err
+		}
+	}
+	return nil
+}
