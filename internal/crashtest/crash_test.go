@@ -3,6 +3,7 @@ package crashtest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -73,6 +74,9 @@ func listDir(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if p == root && errors.Is(err, fs.ErrNotExist) {
+			return fs.SkipAll // killed before the folder was made
+		}
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -173,17 +177,22 @@ func TestKillAndResume(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			want := baseline(t, d)
 			killed := 0
+			var partial []int
 			for i := range n {
 				seed := uint64(i)
 				r := rand.New(rand.NewPCG(seed, uint64(di)))
 				delay := time.Duration(1+r.IntN(150)) * time.Millisecond
 				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-					if killAndResume(t, d, delay, want) {
+					held, ok := killAndResume(t, d, delay, want)
+					if ok {
 						killed++
+						partial = append(partial, held)
 					}
 				})
 			}
-			t.Logf("%s: %d iterations, %d killed mid-run (the others finished before the kill)", d.name, n, killed)
+			// Where the kills landed, as items already at the destination
+			// out of len(want): a spread shows kills in every phase.
+			t.Logf("%s: %d iterations, %d killed mid-run, holding %v of %d items when killed", d.name, n, killed, partial, len(want))
 		})
 	}
 }
@@ -203,8 +212,9 @@ func baseline(t *testing.T, d destination) []string {
 	return want
 }
 
-// killAndResume reports whether the kill landed before the run ended.
-func killAndResume(t *testing.T, d destination, delay time.Duration, want []string) bool {
+// killAndResume reports whether the kill landed before the run ended and
+// how many items the destination held then.
+func killAndResume(t *testing.T, d destination, delay time.Duration, want []string) (int, bool) {
 	to, vars, list := d.fresh(t)
 	e := newEnv(t, vars...)
 	args := []string{"migrate", "--from", "archive:" + src, "--to", to, "-q"}
@@ -219,6 +229,7 @@ func killAndResume(t *testing.T, d destination, delay time.Duration, want []stri
 	if err != nil && !killed {
 		t.Fatalf("migrate before the kill (after %v) failed: %v", delay, err)
 	}
+	held := len(list(t))
 
 	if r := e.run(t, "", args...); r.code != 0 {
 		t.Fatalf("re-run after a kill at %v: exit %d\n%s", delay, r.code, r.stderr)
@@ -230,7 +241,7 @@ func killAndResume(t *testing.T, d destination, delay time.Duration, want []stri
 	if got := list(t); !slices.Equal(got, want) {
 		t.Errorf("after a kill at %v the destination differs from an uninterrupted run:\n%s", delay, diff(want, got))
 	}
-	return killed
+	return held, killed
 }
 
 func diff(want, got []string) string {
