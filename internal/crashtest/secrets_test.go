@@ -40,28 +40,32 @@ func TestTokensNeverPrinted(t *testing.T) {
 		// importers/dropbox has ErrAuth. Set it to false once fixed.
 		knownNoAuthHint bool
 		// start returns the MIEXIT_* variables for a fake accepting
-		// goodToken, with the client given token.
-		start func(t *testing.T, token string) []string
+		// goodToken, with the client given token, and how many items the
+		// fake holds.
+		start func(t *testing.T, token string) ([]string, func() int)
 	}
 	dests := []dest{
-		{"google", "google", "miexit auth google", true, func(t *testing.T, token string) []string {
+		{"google", "google", "miexit auth google", true, func(t *testing.T, token string) ([]string, func() int) {
 			srv := googletest.New()
 			t.Cleanup(srv.Close)
 			syncWithFake(t, srv.URL)
 			srv.Token = goodToken
 			syncWithFake(t, srv.URL)
-			return []string{"MIEXIT_GOOGLE_ENDPOINT=" + srv.URL, "MIEXIT_GOOGLE_TOKEN=" + token}
+			held := func() int { return len(srv.Files()) + len(srv.Contacts()) }
+			return []string{"MIEXIT_GOOGLE_ENDPOINT=" + srv.URL, "MIEXIT_GOOGLE_TOKEN=" + token}, held
 		}},
-		{"dropbox", "dropbox:/Backup", "miexit auth dropbox", false, func(t *testing.T, token string) []string {
+		{"dropbox", "dropbox:/Backup", "miexit auth dropbox", false, func(t *testing.T, token string) ([]string, func() int) {
 			srv := dropboxtest.New(t, goodToken)
-			return []string{"MIEXIT_DROPBOX_ENDPOINT=" + srv.URL, "MIEXIT_DROPBOX_TOKEN=" + token}
+			held := func() int { return len(srv.Files()) }
+			return []string{"MIEXIT_DROPBOX_ENDPOINT=" + srv.URL, "MIEXIT_DROPBOX_TOKEN=" + token}, held
 		}},
 	}
 	for _, d := range dests {
 		for _, mode := range [][]string{{"-v"}, {"--json"}, {"-v", "--json"}} {
 			name := d.name + "/" + strings.Join(mode, "")
 			t.Run(name+"/good", func(t *testing.T) {
-				e := newEnv(t, d.start(t, goodToken)...)
+				vars, _ := d.start(t, goodToken)
+				e := newEnv(t, vars...)
 				args := append([]string{"migrate", "--from", "archive:" + src, "--to", d.to}, mode...)
 				r := e.run(t, "", args...)
 				if r.code != 0 {
@@ -75,13 +79,17 @@ func TestTokensNeverPrinted(t *testing.T) {
 				noSecret(t, "verify", r, goodToken)
 			})
 			t.Run(name+"/wrong", func(t *testing.T) {
-				e := newEnv(t, d.start(t, badToken)...)
+				vars, held := d.start(t, badToken)
+				e := newEnv(t, vars...)
 				args := append([]string{"migrate", "--from", "archive:" + src, "--to", d.to}, mode...)
 				r := e.run(t, "", args...)
 				if r.code != 1 {
 					t.Errorf("migrate with a refused token: exit %d, want 1\n%s", r.code, r.stderr)
 				}
 				noSecret(t, "migrate with a refused token", r, badToken, goodToken)
+				if n := held(); n != 0 {
+					t.Errorf("migrate with a refused token left %d items at the destination", n)
+				}
 				switch {
 				case strings.Contains(r.stderr, d.authCmd) && strings.Contains(r.stderr, "again"):
 				case d.knownNoAuthHint:
