@@ -173,6 +173,7 @@ func listDropbox(t *testing.T, srv *dropboxtest.Server) []string {
 // what an uninterrupted run leaves there: nothing lost, nothing twice, no
 // partial files, and verify agrees.
 func TestKillAndResume(t *testing.T) {
+	t.Parallel()
 	n := iterations(t)
 	for di, d := range destinations {
 		t.Run(d.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 // saying to run the same command again, and doing so completes to exactly
 // what an uninterrupted run leaves.
 func TestInterruptAndResume(t *testing.T) {
+	t.Parallel()
 	n := iterations(t) / 2
 	for di, d := range destinations {
 		t.Run(d.name, func(t *testing.T) {

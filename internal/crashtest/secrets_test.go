@@ -31,6 +31,7 @@ func noSecret(t *testing.T, what string, r result, secrets ...string) {
 // Google and the Dropbox fake: the token never reaches stdout or stderr,
 // and a refused one ends in a clean failure saying to sign in again.
 func TestTokensNeverPrinted(t *testing.T) {
+	t.Parallel()
 	type dest struct {
 		name, to, authCmd string
 		// knownNoAuthHint tolerates a fault found here and not yet fixed:
