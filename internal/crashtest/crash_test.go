@@ -40,25 +40,43 @@ func iterations(t *testing.T) int {
 // A destination as the harness sees it: a fresh one per call, and a
 // listing of what it holds that fails the test on duplicates or debris.
 type destination struct {
-	name  string
-	fresh func(t *testing.T) (to string, vars []string, list func(t *testing.T) []string)
+	name string
+	// fresh starts a new destination; a fake answers its first requests
+	// with the faults given (a folder takes none).
+	fresh func(t *testing.T, faults ...fault) (to string, vars []string, list func(t *testing.T) []string)
+}
+
+// fault is an error answer a fake gives for its next requests.
+type fault struct{ status, times int }
+
+func (f fault) reason() string {
+	if f.status == 429 {
+		return "rateLimitExceeded"
+	}
+	return "backendError"
 }
 
 var destinations = []destination{
-	{"dir", func(t *testing.T) (string, []string, func(*testing.T) []string) {
+	{"dir", func(t *testing.T, _ ...fault) (string, []string, func(*testing.T) []string) {
 		root := filepath.Join(t.TempDir(), "dest")
 		return "dir:" + root, nil, func(t *testing.T) []string { return listDir(t, root) }
 	}},
-	{"google", func(t *testing.T) (string, []string, func(*testing.T) []string) {
+	{"google", func(t *testing.T, faults ...fault) (string, []string, func(*testing.T) []string) {
 		srv := googletest.New()
 		t.Cleanup(srv.Close)
+		for _, f := range faults {
+			srv.Inject(googletest.Fault{Status: f.status, Reason: f.reason(), Times: f.times})
+		}
 		syncWithFake(t, srv.URL)
 		vars := []string{"MIEXIT_GOOGLE_ENDPOINT=" + srv.URL, "MIEXIT_GOOGLE_TOKEN=" + srv.Token}
 		return "google", vars, func(t *testing.T) []string { return listGoogle(t, srv) }
 	}},
-	{"dropbox", func(t *testing.T) (string, []string, func(*testing.T) []string) {
+	{"dropbox", func(t *testing.T, faults ...fault) (string, []string, func(*testing.T) []string) {
 		const token = "crashtest-dropbox-token"
 		srv := dropboxtest.New(t, token)
+		for _, f := range faults {
+			srv.Inject(dropboxtest.Fault{Status: f.status, Times: f.times})
+		}
 		vars := []string{"MIEXIT_DROPBOX_ENDPOINT=" + srv.URL, "MIEXIT_DROPBOX_TOKEN=" + token}
 		return "dropbox:/Backup", vars, func(t *testing.T) []string { return listDropbox(t, srv) }
 	}},
