@@ -81,6 +81,12 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 		if err := os.MkdirAll(d.root, 0o755); err != nil {
 			return fmt.Errorf("dir %s: %w", d.root, err)
 		}
+		// A run killed between creating a temp file and renaming it leaves
+		// the temp file behind; the ledger lock means no other miexit is
+		// writing here now, so every one of them is debris.
+		if err := d.sweepTemps(ctx); err != nil {
+			return err
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.concurrency)
@@ -334,4 +340,24 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// sweepTemps removes miexit temp files left in the destination by a killed
+// run.
+func (d *Importer) sweepTemps(ctx context.Context) error {
+	return filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("dir %s: %w", d.root, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.Type().IsRegular() && fsutil.IsTemp(p) {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("remove leftover %s: %w", p, err)
+			}
+			d.log.Info("removed a temp file left by an interrupted run", "path", p)
+		}
+		return nil
+	})
 }

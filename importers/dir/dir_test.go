@@ -1,6 +1,7 @@
 package dir
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/importers/importertest"
+	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -48,4 +50,28 @@ func TestConformance(t *testing.T) {
 			}
 		},
 	})
+}
+
+// A run killed between creating a temp file and renaming it leaves debris;
+// the next import removes it.
+func TestImportSweepsTempFilesOfAKilledRun(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "dest")
+	debris := filepath.Join(root, "media", "DCIM", ".miexit-tmp-12345")
+	if err := os.MkdirAll(filepath.Dir(debris), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(debris, []byte("half a photo"), 0o644)
+	snap := importertest.Build(t, filepath.Join(t.TempDir(), "snap"), "s")
+	d, _ := New(importers.Params{Arg: root, Concurrency: 2})
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	if err := d.Import(context.Background(), snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(debris); !os.IsNotExist(err) {
+		t.Fatalf("temp file of a killed run still there: %v", err)
+	}
 }

@@ -59,6 +59,9 @@ func classify(err error) error {
 			msg = http.StatusText(ge.Code)
 		}
 		e := fmt.Errorf("HTTP %d: %s", ge.Code, msg)
+		if ge.Code == http.StatusUnauthorized {
+			return retry.Permanent(fmt.Errorf("%w: %w", ErrAuth, e))
+		}
 		retryable := retry.Retryable(ge.Code)
 		if ge.Code == http.StatusForbidden {
 			for _, it := range ge.Errors {
@@ -100,6 +103,9 @@ type statusError struct {
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.msg) }
 
 func (e *statusError) classify() error {
+	if e.code == http.StatusUnauthorized {
+		return retry.Permanent(fmt.Errorf("%w: %w", ErrAuth, e))
+	}
 	retryable := retry.Retryable(e.code) || (e.code == http.StatusForbidden && rateLimitReasons[e.reason])
 	if !retryable {
 		return retry.Permanent(e)
@@ -109,3 +115,7 @@ func (e *statusError) classify() error {
 	}
 	return e
 }
+
+// ErrAuth means Google refused the token: it was revoked, expired without a
+// refresh token, or belongs to another client.
+var ErrAuth = errors.New("Google refused the sign-in; run `miexit auth google` again")

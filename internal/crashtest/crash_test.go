@@ -87,7 +87,7 @@ var destinations = []destination{
 // importers/dir leaves a .miexit-tmp-* file in the destination folder, and
 // no later run removes it (the importer only skips such names when it
 // lists). Set it to false once the importer sweeps stale temp files.
-const knownDirTempDebris = true
+const knownDirTempDebris = false
 
 func listDir(t *testing.T, root string) []string {
 	t.Helper()

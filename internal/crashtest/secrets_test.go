@@ -46,7 +46,7 @@ func TestTokensNeverPrinted(t *testing.T) {
 		start func(t *testing.T, token string) ([]string, func() int)
 	}
 	dests := []dest{
-		{"google", "google", "miexit auth google", true, func(t *testing.T, token string) ([]string, func() int) {
+		{"google", "google", "miexit auth google", false, func(t *testing.T, token string) ([]string, func() int) {
 			srv := googletest.New()
 			t.Cleanup(srv.Close)
 			syncWithFake(t, srv.URL)

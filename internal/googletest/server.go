@@ -111,8 +111,10 @@ func New() *Server {
 	}
 	s.files[rootID] = &file{ID: rootID, Name: "My Drive", MimeType: FolderMIME, Created: time.Unix(0, 0)}
 	s.groups = append(s.groups, &people.ContactGroup{ResourceName: "contactGroups/myContacts", Name: "myContacts", FormattedName: "My Contacts", GroupType: "SYSTEM_CONTACT_GROUP"})
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.URL = s.ts.URL
+	// URL is set before the server serves: handlers read it.
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.URL = "http://" + s.ts.Listener.Addr().String()
+	s.ts.Start()
 	return s
 }
 
