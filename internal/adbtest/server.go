@@ -37,40 +37,10 @@ func NewServer(t testing.TB, devs ...*Device) *Server {
 		t.Fatal(err)
 	}
 	s := &Server{Addr: ln.Addr().String(), Features: ServerFeatures, devices: devs}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	serve(t, ln, func(c net.Conn) {
+		defer c.Close()
+		s.handle(c)
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				s.handle(c)
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-			}()
-		}
-	}()
 	return s
 }
 
@@ -263,3 +233,42 @@ type hostStream struct {
 
 func (h *hostStream) Read(p []byte) (int, error)  { return h.br.Read(p) }
 func (h *hostStream) Write(p []byte) (int, error) { return h.c.Write(p) }
+
+// serve accepts connections on ln and runs handle for each until the test
+// ends, then closes the listener and every open connection and waits for
+// the handlers.
+func serve(t testing.TB, ln net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				handle(c)
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+			}()
+		}
+	}()
+}

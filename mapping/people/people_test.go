@@ -11,34 +11,12 @@ import (
 
 	"github.com/emersion/go-vcard"
 
+	"github.com/miexit/miexit/internal/corpus"
 	"github.com/miexit/miexit/mapping"
 	mvcard "github.com/miexit/miexit/mapping/vcard"
 )
 
-// corpusDir finds shared/corpus/<sub> beside the repository by walking up
-// from the test's directory. Without it the test skips, except under
-// CI=true, where the corpus must be there.
-func corpusDir(t testing.TB, sub string) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "shared", "corpus", sub)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared/corpus/%s not found above %s (CI=true requires it)", sub, wd)
-	}
-	t.Skipf("shared/corpus/%s not found above %s; skipping corpus test", sub, wd)
-	return ""
-}
+func corpusDir(t testing.TB, sub string) string { return corpus.Dir(t, sub) }
 
 func jsonText(s string) string {
 	b, _ := json.Marshal(s)
