@@ -200,3 +200,30 @@ func (zeros) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// A download whose bytes do not match the listed sha1 (or size) never
+// replaces the good copy an earlier export made.
+func TestDamagedDownloadKeepsTheGoodCopy(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	good := jpeg
+	sum := "e0d2d4b5e8fbb1a4cbd4a24a3a7fc3b8e6b0b2c1" // not the sha1 of bad
+	w, _ := Create(dir, Options{})
+	if err := w.AddMedia(ctx, mapping.Media{Path: "Camera/a.jpg", Size: int64(len(good)), ModTime: time.Unix(100, 0)}, opener(good)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := append(bytes.Clone(good[:len(good)-1]), 0)
+	w, _ = Create(dir, Options{})
+	err := w.AddMedia(ctx, mapping.Media{Path: "Camera/a.jpg", Size: int64(len(bad)), ModTime: time.Unix(200, 0), SHA1: sum}, opener(bad))
+	w.Abort()
+	if err == nil || !strings.Contains(err.Error(), "sha1") {
+		t.Fatalf("damaged download accepted: %v", err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "media", "Camera", "a.jpg"))
+	if !bytes.Equal(got, good) {
+		t.Fatal("the good copy was replaced by a damaged download")
+	}
+}

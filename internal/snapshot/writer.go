@@ -443,7 +443,7 @@ func (w *Writer) AddFile(ctx context.Context, rel string, r io.Reader, mod time.
 	}
 	w.mu.Unlock()
 	e := mapping.Entry{Kind: mapping.KindFile, Key: c, Path: c, Modified: mod}
-	e, err = w.copyIn(ctx, e, r, nil)
+	e, err = w.copyIn(ctx, e, r, nil, nil)
 	if err != nil {
 		return e, err
 	}
@@ -522,16 +522,20 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	if m.SHA1 != "" {
 		sha1h = sha1.New()
 	}
-	e, err = w.copyIn(ctx, e, rc, sha1h)
+	// Checked before the copy replaces anything, so a damaged download
+	// never takes the place of a good earlier copy.
+	check := func(n int64) error {
+		if m.Size >= 0 && n != m.Size {
+			return fmt.Errorf("read %d bytes, the source listed %d (the file changed while being copied, or the source is lying); run again", n, m.Size)
+		}
+		if sha1h != nil && !strings.EqualFold(hex.EncodeToString(sha1h.Sum(nil)), m.SHA1) {
+			return fmt.Errorf("sha1 %x does not match the source's %s; the download is damaged", sha1h.Sum(nil), m.SHA1)
+		}
+		return nil
+	}
+	e, err = w.copyIn(ctx, e, rc, sha1h, check)
 	if err != nil {
 		return fmt.Errorf("media %s: %w", rel, err)
-	}
-	if m.Size >= 0 && e.Size != m.Size {
-		return fmt.Errorf("media %s: read %d bytes, the source listed %d (the file changed while being copied, or the source is lying); run again", rel, e.Size, m.Size)
-	}
-	if sha1h != nil && !strings.EqualFold(hex.EncodeToString(sha1h.Sum(nil)), m.SHA1) {
-		os.Remove(dst)
-		return fmt.Errorf("media %s: sha1 %x does not match the source's %s; the download is damaged", rel, sha1h.Sum(nil), m.SHA1)
 	}
 	if !m.Taken.IsZero() {
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
@@ -560,7 +564,7 @@ func (w *Writer) finishMedia(e mapping.Entry, unchanged bool) error {
 
 // copyIn streams r into the snapshot at e.Path through a temp file, filling
 // in size, sha256 and MIME type, and setting the file's mtime.
-func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra hash.Hash) (mapping.Entry, error) {
+func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra hash.Hash, check func(n int64) error) (mapping.Entry, error) {
 	if w.opt.DryRun {
 		n, err := io.Copy(io.Discard, r)
 		e.Size = n
@@ -578,6 +582,9 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 		ws = append(ws, extra)
 	}
 	n, err := io.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	if err == nil && check != nil {
+		err = check(n)
+	}
 	if err != nil {
 		fsutil.Abort(f)
 		return e, err
