@@ -105,3 +105,9 @@ func Open(ctx context.Context, src string, p Params) (Exporter, error) {
 type ExtraCounter interface {
 	ExtraCounts(ctx context.Context) (map[string]int, error)
 }
+
+// A Noticer is an Exporter with facts a person must know about what it
+// cannot see (the phone hides draft SMS from ADB); inventory shows them.
+type Noticer interface {
+	Notices() []string
+}

@@ -214,6 +214,9 @@ func inventoryCmd(g *globals) *cobra.Command {
 				}
 				b, _ := json.Marshal(inv.Counts)
 				json.Unmarshal(b, &m)
+				if len(inv.Notices) > 0 {
+					m["notices"] = inv.Notices
+				}
 				g.summary("inventory", m)
 				return nil
 			}
@@ -221,6 +224,9 @@ func inventoryCmd(g *globals) *cobra.Command {
 				printCounts(g.stdout, from, inv.Counts)
 				for _, k := range sortedKeys(inv.Extra) {
 					fmt.Fprintf(g.stdout, "  %s: %d\n", strings.ReplaceAll(k, "_", " "), inv.Extra[k])
+				}
+				for _, n := range inv.Notices {
+					fmt.Fprintln(g.stdout, "Note:", n)
 				}
 			}
 			return nil

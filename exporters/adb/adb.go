@@ -137,17 +137,6 @@ func (e *Exporter) skip(path, why string) {
 	e.mu.Unlock()
 }
 
-func (e *Exporter) notice(s string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, n := range e.notices {
-		if n == s {
-			return
-		}
-	}
-	e.notices = append(e.notices, s)
-}
-
 // Inventory counts what the phone holds, copying nothing.
 func (e *Exporter) Inventory(ctx context.Context) (mapping.Counts, error) {
 	var c mapping.Counts

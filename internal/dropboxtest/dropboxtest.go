@@ -331,7 +331,6 @@ type apiErr struct {
 	status  int
 	summary string
 	body    any // the "error" union
-	header  http.Header
 }
 
 func conflict(summary string, union any) *apiErr {
@@ -344,10 +343,6 @@ func tag(t string, kv ...any) map[string]any {
 		m[kv[i].(string)] = kv[i+1]
 	}
 	return m
-}
-
-func notFound(union string) *apiErr {
-	return conflict(union+"/not_found/.", tag(union, union, tag("not_found")))
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {

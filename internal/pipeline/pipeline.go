@@ -65,7 +65,8 @@ func (o Options) importer(ctx context.Context, dst, sourceName string) (importer
 // source knows beyond them (exporters.ExtraCounter).
 type InventoryResult struct {
 	mapping.Counts
-	Extra map[string]int
+	Extra   map[string]int
+	Notices []string
 }
 
 // Inventory counts what src holds, copying nothing.
@@ -84,6 +85,9 @@ func Inventory(ctx context.Context, src string, o Options) (InventoryResult, err
 		if res.Extra, err = xc.ExtraCounts(ctx); err != nil {
 			return res, err
 		}
+	}
+	if n, ok := ex.(exporters.Noticer); ok {
+		res.Notices = n.Notices()
 	}
 	return res, nil
 }

@@ -1,7 +1,6 @@
 package vcard
 
 import (
-	"bytes"
 	"strings"
 	"unicode/utf8"
 
@@ -253,5 +252,3 @@ func caretDecode(s string) string {
 }
 
 var caretEncoder = strings.NewReplacer("^", "^^", "\n", "^n", `"`, "^'")
-
-func trimSpaceBytes(b []byte) []byte { return bytes.TrimSpace(b) }
