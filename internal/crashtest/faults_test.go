@@ -31,7 +31,7 @@ func TestKillAndResumeUnderFaults(t *testing.T) {
 					t.Logf("faults %v, kill after %v", faults, delay)
 					fd := d
 					fresh := d.fresh
-					fd.fresh = func(t *testing.T, _ ...fault) (string, []string, func(*testing.T) []string) {
+					fd.fresh = func(t *testing.T, _ ...fault) (string, []string, func(*testing.T, bool) []string) {
 						return fresh(t, faults...)
 					}
 					_, _ = killAndResume(t, fd, delay, seed%2 == 1, want)

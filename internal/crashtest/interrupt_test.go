@@ -100,7 +100,7 @@ func interruptAndResume(t *testing.T, d destination, sig os.Signal, delay time.D
 	if r.code != 0 || summary(t, r.stdout)["ok"] != true {
 		t.Fatalf("verify after %v at %v: exit %d\n%s%s", sig, delay, r.code, r.stdout, r.stderr)
 	}
-	if got := list(t); !slices.Equal(got, want) {
+	if got := list(t, true); !slices.Equal(got, want) {
 		t.Errorf("after %v at %v the destination differs from an uninterrupted run:\n%s", sig, delay, diff(want, got))
 	}
 	return stopped
