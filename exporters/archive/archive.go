@@ -321,6 +321,14 @@ func ParseNote(s string) mapping.Note {
 }
 
 func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m member) error {
+	rel, mod := mediaPath(m)
+	md := mapping.Media{Path: rel, Size: m.Size, ModTime: mod, Thumbnail: media.IsThumbnailPath("/" + m.Name)}
+	open := func(context.Context) (io.ReadCloser, error) { return m.open() }
+	if w.HasUnchanged(rel, m.Size, mod) {
+		// The last export already took this file for a photo, video or
+		// recording, and it has not changed: no need to read it again.
+		return w.AddMedia(ctx, md, open)
+	}
 	rc, err := m.open()
 	if err != nil {
 		return err
@@ -348,6 +356,11 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		w.NotUnderstood(m.Name, "not a photo, video, recording, vCard, JSONL or note")
 		return nil
 	}
+	return w.AddMedia(ctx, md, open)
+}
+
+// mediaPath is where a member goes under media/ and the date it keeps.
+func mediaPath(m member) (string, time.Time) {
 	rel := strings.TrimPrefix(m.Name, snapshot.MediaDir+"/")
 	mod := m.ModTime
 	if real, date, ok := media.RecorderName(rel); ok {
@@ -358,12 +371,7 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 			mod = date
 		}
 	}
-	return w.AddMedia(ctx, mapping.Media{
-		Path:      rel,
-		Size:      m.Size,
-		ModTime:   mod,
-		Thumbnail: media.IsThumbnailPath("/" + m.Name),
-	}, func(context.Context) (io.ReadCloser, error) { return m.open() })
+	return rel, mod
 }
 
 // descript reads a MIUI backup folder's descript.xml for the Android user

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -160,11 +161,7 @@ func (s *Server) Count(route string) int {
 func (s *Server) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(s.counts)
 }
 
 // Writes counts the mutating requests that succeeded: uploads, session

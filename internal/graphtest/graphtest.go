@@ -11,6 +11,7 @@ package graphtest
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -178,11 +179,7 @@ func (s *Server) Count(kind string) int {
 func (s *Server) Counts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := make(map[string]int, len(s.counts))
-	for k, v := range s.counts {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(s.counts)
 }
 
 // Writes counts the mutations carried out: uploads, fragments, sessions

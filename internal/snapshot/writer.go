@@ -495,15 +495,12 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Duplicate})
 		return nil
 	}
-	prev, hadPrev := w.prev[p]
 	w.mu.Unlock()
 
 	dst := filepath.Join(w.dir, filepath.FromSlash(p))
-	if hadPrev && m.Size >= 0 && prev.Size == m.Size && prev.Modified.Equal(m.ModTime.Truncate(time.Second)) {
-		if st, err := os.Stat(dst); err == nil && st.Size() == prev.Size && st.ModTime().Equal(prev.Modified) {
-			prev.Key = rel
-			return w.finishMedia(prev, true)
-		}
+	if prev, ok := w.unchanged(rel, m.Size, m.ModTime); ok {
+		prev.Key = rel
+		return w.finishMedia(prev, true)
 	}
 	if w.opt.DryRun {
 		w.mu.Lock()
@@ -544,6 +541,30 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		f.Close()
 	}
 	return w.finishMedia(e, false)
+}
+
+// HasUnchanged reports whether the snapshot already holds the media file
+// rel from the previous export, with this size and modification time and
+// still intact on disk. AddMedia then reuses it without opening the source,
+// so a source may skip reading the file too (to sniff its type, say).
+func (w *Writer) HasUnchanged(rel string, size int64, mod time.Time) bool {
+	_, ok := w.unchanged(rel, size, mod)
+	return ok
+}
+
+func (w *Writer) unchanged(rel string, size int64, mod time.Time) (mapping.Entry, bool) {
+	p := MediaDir + "/" + rel
+	w.mu.Lock()
+	prev, had := w.prev[p]
+	w.mu.Unlock()
+	if !had || size < 0 || prev.Size != size || !prev.Modified.Equal(mod.Truncate(time.Second)) {
+		return mapping.Entry{}, false
+	}
+	st, err := os.Stat(filepath.Join(w.dir, filepath.FromSlash(p)))
+	if err != nil || st.Size() != prev.Size || !st.ModTime().Equal(prev.Modified) {
+		return mapping.Entry{}, false
+	}
+	return prev, true
 }
 
 func (w *Writer) finishMedia(e mapping.Entry, unchanged bool) error {
