@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -34,8 +35,43 @@ func TestRunTinyPrintsEveryRow(t *testing.T) {
 	if len(rep.Rows) != len(RowIDs) {
 		t.Errorf("got %d rows, want %d:\n%s", len(rep.Rows), len(RowIDs), out)
 	}
+	for _, r := range rep.Rows {
+		// CI installs adb: there the ADB rows must really run.
+		if (r.ID == RowADB || r.ID == RowADBPull) && r.Value == "skipped" && os.Getenv("CI") == "true" {
+			t.Errorf("CI=true but the %s row was skipped: %s", r.ID, r.Note)
+		}
+		if r.ID != RowRclone && r.ID != RowADB && r.ID != RowADBPull && r.Value == "skipped" {
+			t.Errorf("%s row skipped: %s", r.ID, r.Note)
+		}
+	}
 	if rep.Data.Files != Tiny.Media()+2 {
 		t.Errorf("generated %d files, want %d media + messages + contacts", rep.Data.Files, Tiny.Media())
+	}
+}
+
+func TestADBRowsSayWhenAdbIsMissing(t *testing.T) {
+	t.Setenv("CI", "")
+	t.Setenv("PATH", t.TempDir())
+	rows, err := adbRows(context.Background(), Config{Size: Tiny, Work: t.TempDir(), Log: slog.New(slog.DiscardHandler)}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("got %d rows, want adb-pull and adb", len(rows))
+	}
+	for _, r := range rows {
+		if r.Value != "skipped" || !strings.Contains(r.Note, "adb") {
+			t.Errorf("%s row = %q (%s), want skipped naming adb", r.ID, r.Value, r.Note)
+		}
+	}
+}
+
+func TestADBRowsFailInCIWithoutAdb(t *testing.T) {
+	t.Setenv("CI", "true")
+	t.Setenv("PATH", t.TempDir())
+	_, err := adbRows(context.Background(), Config{Size: Tiny, Work: t.TempDir(), Log: slog.New(slog.DiscardHandler)}, t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "CI=true") {
+		t.Errorf("err = %v, want the CI=true failure", err)
 	}
 }
 
@@ -45,7 +81,7 @@ func TestRunWithoutRcloneSaysSkipped(t *testing.T) {
 	}
 	s := Tiny
 	s.Photos, s.Videos, s.SMS, s.Contacts = 3, 0, 5, 2
-	rep, err := Run(context.Background(), Config{Size: s, Work: t.TempDir(), Rclone: "-"})
+	rep, err := Run(context.Background(), Config{Size: s, Work: t.TempDir(), Rclone: "-", NoADB: true, NoCloud: true})
 	if err != nil {
 		t.Fatal(err)
 	}

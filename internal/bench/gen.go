@@ -221,6 +221,8 @@ func writeSMS(p string, n int, rng *rand.Rand, base time.Time) (int64, error) {
 	return cw.n, f.Close()
 }
 
+var labels = []string{"Family", "Work", "Friends"}
+
 func writeContacts(p string, n int, rng *rand.Rand) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return 0, err
@@ -237,8 +239,14 @@ func writeContacts(p string, n int, rng *rand.Rand) (int64, error) {
 		for k := len(jpegHeader()); k < len(photo); k++ {
 			photo[k] = byte(rng.Uint32())
 		}
-		fmt.Fprintf(w, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %05d\r\nN:%05d;Person;;;\r\nTEL;TYPE=CELL:+86 138 %04d %04d\r\nEMAIL;TYPE=HOME:p%05d@example.com\r\nPHOTO;ENCODING=b;TYPE=JPEG:%s\r\nEND:VCARD\r\n",
-			i, i, i/10000, i%10000, i, base64.StdEncoding.EncodeToString(photo))
+		// One contact in five carries one of three labels, as groups do on
+		// a real phone.
+		cat := ""
+		if i%5 == 0 {
+			cat = "CATEGORIES:" + labels[(i/5)%len(labels)] + "\r\n"
+		}
+		fmt.Fprintf(w, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Person %05d\r\nN:%05d;Person;;;\r\nTEL;TYPE=CELL:+86 138 %04d %04d\r\nEMAIL;TYPE=HOME:p%05d@example.com\r\n%sPHOTO;ENCODING=b;TYPE=JPEG:%s\r\nEND:VCARD\r\n",
+			i, i, i/10000, i%10000, i, cat, base64.StdEncoding.EncodeToString(photo))
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

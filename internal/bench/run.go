@@ -36,6 +36,8 @@ type Config struct {
 	Rclone string
 	// Concurrency is pipeline.Options.Concurrency (0: the default).
 	Concurrency int
+	// NoADB and NoCloud leave out the ADB rows and the cloud rows.
+	NoADB, NoCloud bool
 	Log         *slog.Logger
 }
 
@@ -76,7 +78,8 @@ const (
 )
 
 // RowIDs lists every row a full run prints.
-var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS, RowRSS1, RowRSS10}
+var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS,
+	RowADBPull, RowADB, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRSS1, RowRSS10}
 
 // Run generates the phone under c.Work and measures every figure.
 func Run(ctx context.Context, c Config) (*Report, error) {
@@ -211,7 +214,32 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	add(Row{ID: RowSMS, Measure: fmt.Sprintf("%d SMS JSONL -> snapshot (JSONL + B&R XML)", c.Size.SMS), Value: secs(smsDur),
 		Ratio: fmt.Sprintf("%.0f msg/s", float64(c.Size.SMS)/smsDur.Seconds()), Note: "issue goal: 100,000 in < 3 s", dur: smsDur})
 
-	// 5. Peak RSS of a migrate in a child process at 1x and 10x files.
+	// 5. ADB export against adb pull.
+	if c.NoADB {
+		add(Row{ID: RowADBPull, Measure: "`adb pull`", Value: "skipped", Note: "-adb=false"})
+		add(Row{ID: RowADB, Measure: "miexit ADB export", Value: "skipped", Note: "-adb=false"})
+	} else {
+		rows, err := adbRows(ctx, c, src)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
+
+	// 6. Contacts, Drive and Dropbox on their fakes.
+	if c.NoCloud {
+		for _, id := range []string{RowContacts, RowRawHTTP, RowDrive, RowDropbox} {
+			add(Row{ID: id, Measure: id, Value: "skipped", Note: "-cloud=false"})
+		}
+	} else {
+		rows, err := cloudRows(ctx, c, src)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
+
+	// 7. Peak RSS of a migrate in a child process at 1x and 10x files.
 	if !c.RSS {
 		add(Row{ID: RowRSS1, Measure: "peak RSS, migrate", Value: "skipped", Note: "-rss=false"})
 		add(Row{ID: RowRSS10, Measure: "peak RSS, migrate 10x", Value: "skipped", Note: "-rss=false"})

@@ -32,6 +32,8 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch folder")
 	rss := flag.Bool("rss", true, "measure peak RSS of a migrate at 1x and 10x small files")
 	rssFiles := flag.Int("rss-files", 0, "small files in the 1x RSS run (default the media count)")
+	adb := flag.Bool("adb", true, "measure the ADB export against adb pull (through a private real adb server and the fake phone)")
+	cloud := flag.Bool("cloud", true, "measure contacts, Drive and Dropbox on their loopback fakes against a raw HTTP upload")
 	rclone := flag.String("rclone", "", "rclone binary (default from PATH; - to skip)")
 	concurrency := flag.Int("concurrency", 0, "miexit's --concurrency (0: its default)")
 	verbose := flag.Bool("v", false, "log each step")
@@ -52,14 +54,14 @@ func main() {
 	if *full {
 		s = bench.Full
 	}
-	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose); err != nil {
+	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose, !*adb, !*cloud); err != nil {
 		fmt.Fprintln(os.Stderr, "miexit-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, concurrency int, verbose bool) error {
+func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, concurrency int, verbose, noADB, noCloud bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if work == "" {
@@ -76,7 +78,7 @@ func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string,
 	if verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Concurrency: concurrency, Log: log})
+	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Concurrency: concurrency, Log: log, NoADB: noADB, NoCloud: noCloud})
 	if err != nil {
 		return err
 	}

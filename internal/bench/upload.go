@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/importers/dropbox"
+	"github.com/miexit/miexit/importers/google"
+	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/googletest"
+	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/pipeline"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Row IDs of the cloud figures.
+const (
+	RowContacts = "contacts"
+	RowRawHTTP  = "raw-upload"
+	RowDrive    = "drive"
+	RowDropbox  = "dropbox"
+)
+
+// uploadWorkers is the importers' default concurrency (importers.Params
+// and dropbox.Config both default to 4); the raw upload uses as many.
+const uploadWorkers = 4
+
+// cloudRows measures the cloud importers on their loopback fakes, through
+// the real client libraries: the People calls for the generated contacts
+// against issue 9's goal, and the upload of the generated media to fake
+// Drive and fake Dropbox against a plain net/http upload of the same
+// bytes to a handler that only hashes them.
+func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
+	dir := filepath.Join(c.Work, "cloud")
+	var rows []Row
+	_, err := withTB(dir, func(t *fakeTB) error {
+		// Contacts alone, so every People call is the contacts'.
+		if c.Size.Contacts > 0 {
+			r, err := contactsRow(ctx, c, t, filepath.Join(src, "contacts", "contacts.vcf"), filepath.Join(dir, "contacts"))
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r)
+		}
+		// The media alone, as a snapshot the importers upload.
+		snapDir := filepath.Join(dir, "media-snapshot")
+		if err := linkedExport(ctx, c, filepath.Join(src, "DCIM"), filepath.Join(dir, "media-phone", "DCIM"), snapDir); err != nil {
+			return err
+		}
+		snap, err := snapshot.Open(snapDir)
+		if err != nil {
+			return err
+		}
+		var files []mapping.Entry
+		var total int64
+		for e, err := range snap.Files() {
+			if err != nil {
+				return err
+			}
+			files = append(files, e)
+			total += e.Size
+		}
+		what := fmt.Sprintf("%d files, %s, %d at once", len(files), mb(total), uploadWorkers)
+
+		c.Log.Info("raw upload", "files", len(files))
+		rawDur, err := rawUpload(ctx, snap, files)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, Row{ID: RowRawHTTP, Measure: "raw HTTP upload of the media (net/http PUT, loopback handler hashing with md5)", Value: secs(rawDur), Ratio: "1.00x",
+			Note: what, dur: rawDur})
+
+		c.Log.Info("drive upload")
+		gs := googletest.New()
+		t.Cleanup(gs.Close)
+		gim, err := google.NewWith(ctx, google.Options{
+			Params:     importers.Params{SourceName: "bench", Log: c.Log},
+			Endpoint:   gs.URL,
+			HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gs.Token})),
+		})
+		if err != nil {
+			return err
+		}
+		d, err := timeImport(ctx, gim, snap, filepath.Join(dir, "drive-ledger.db"))
+		if err != nil {
+			return fmt.Errorf("drive upload: %w", err)
+		}
+		if n := gs.Count(googletest.EPUploadMultipart) + gs.Count(googletest.EPUploadStart); n != len(files) {
+			return fmt.Errorf("drive upload started %d uploads for %d files", n, len(files))
+		}
+		rows = append(rows, Row{ID: RowDrive, Measure: "media -> fake Drive (google importer, drive/v3 client)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
+			Note: fmt.Sprintf("%s; %d multipart, %d resumable in %d chunks; goal >= 0.80x", what, gs.Count(googletest.EPUploadMultipart), gs.Count(googletest.EPUploadStart), gs.Count(googletest.EPUploadChunk)), dur: d})
+
+		c.Log.Info("dropbox upload")
+		const token = "bench-token"
+		ds := dropboxtest.New(t, token)
+		dim, err := dropbox.New(dropbox.Config{
+			Folder:      "/miexit/bench",
+			Endpoint:    ds.URL,
+			TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}),
+			Log:         c.Log,
+		})
+		if err != nil {
+			return err
+		}
+		d, err = timeImport(ctx, dim, snap, filepath.Join(dir, "dropbox-ledger.db"))
+		if err != nil {
+			return fmt.Errorf("dropbox upload: %w", err)
+		}
+		rows = append(rows, Row{ID: RowDropbox, Measure: "media -> fake Dropbox (dropbox importer, dropbox-sdk-go)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
+			Note: what + "; goal >= 0.80x", dur: d})
+		return nil
+	})
+	return rows, err
+}
+
+// contactsRow imports the generated vCards into an empty fake Google
+// account and counts the People API calls.
+func contactsRow(ctx context.Context, c Config, t *fakeTB, vcf, dir string) (Row, error) {
+	snapDir := filepath.Join(dir, "snapshot")
+	if err := linkedExport(ctx, c, vcf, filepath.Join(dir, "phone", "contacts.vcf"), snapDir); err != nil {
+		return Row{}, err
+	}
+	snap, err := snapshot.Open(snapDir)
+	if err != nil {
+		return Row{}, err
+	}
+	var n, photos int
+	labels := map[string]bool{}
+	for ct, err := range snap.Contacts() {
+		if err != nil {
+			return Row{}, err
+		}
+		n++
+		if ct.Card.Get("PHOTO") != nil {
+			photos++
+		}
+		for _, f := range ct.Card["CATEGORIES"] {
+			for l := range strings.SplitSeq(f.Value, ",") {
+				labels[strings.TrimSpace(l)] = true
+			}
+		}
+	}
+	gs := googletest.New()
+	t.Cleanup(gs.Close)
+	im, err := google.NewWith(ctx, google.Options{
+		Params:     importers.Params{SourceName: "bench", Log: c.Log},
+		Endpoint:   gs.URL,
+		HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gs.Token})),
+	})
+	if err != nil {
+		return Row{}, err
+	}
+	c.Log.Info("contacts", "n", n)
+	d, err := timeImport(ctx, im, snap, filepath.Join(dir, "ledger.db"))
+	if err != nil {
+		return Row{}, fmt.Errorf("contacts import: %w", err)
+	}
+	counts := gs.Counts()
+	var calls, writes int
+	for ep, k := range counts {
+		if strings.HasPrefix(ep, "people.") || strings.HasPrefix(ep, "contactGroups.") {
+			calls += k
+			if ep != googletest.EPConnections && ep != googletest.EPGroupsList {
+				writes += k
+			}
+		}
+	}
+	batches := (n + googletest.MaxBatchCreate - 1) / googletest.MaxBatchCreate
+	goal := batches + len(labels) + photos
+	return Row{ID: RowContacts, Measure: fmt.Sprintf("%d contacts (%d photos, %d labels) -> fake Google People", n, photos, len(labels)),
+		Value: fmt.Sprintf("%d calls", calls), Ratio: fmt.Sprintf("%.2fx of goal %d", float64(calls)/float64(goal), goal),
+		Note: fmt.Sprintf("goal ceil(N/200)+labels+photos = %d+%d+%d; writes %d (batchCreate %d, updateContactPhoto %d, groups.create %d, members.modify %d), reads %d (connections.list %d, contactGroups.list %d); took %s",
+			batches, len(labels), photos, writes, counts[googletest.EPBatchCreate], counts[googletest.EPUpdatePhoto], counts[googletest.EPGroupsCreate], counts[googletest.EPMembersModify],
+			calls-writes, counts[googletest.EPConnections], counts[googletest.EPGroupsList], secs(d)), dur: d}, nil
+}
+
+func timeImport(ctx context.Context, im importers.Importer, snap *snapshot.Reader, ledgerPath string) (time.Duration, error) {
+	led, err := ledger.Open(ledgerPath)
+	if err != nil {
+		return 0, err
+	}
+	t := time.Now()
+	err = im.Import(ctx, snap, led, progress.Discard)
+	d := time.Since(t)
+	return d, errors.Join(err, led.Close())
+}
+
+// linkedExport hard-links from (a file or a folder) to the phone path to
+// and exports that phone with the archive exporter into snapDir.
+func linkedExport(ctx context.Context, c Config, from, to, snapDir string) error {
+	err := filepath.WalkDir(from, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if e.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.Link(p, dst)
+	})
+	if err != nil {
+		return fmt.Errorf("link %s: %w", from, err)
+	}
+	phone := filepath.Dir(to)
+	if _, err := pipeline.Export(ctx, "archive:"+phone, snapDir, pipeline.Options{StateDir: snapDir + "-state", Log: c.Log}); err != nil {
+		return fmt.Errorf("export %s: %w", phone, err)
+	}
+	return nil
+}
+
+// rawUpload PUTs every file's bytes to a loopback handler that reads and
+// hashes them, uploadWorkers at a time: what any HTTP upload of these
+// bytes costs on this machine, with no API around it.
+func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry) (time.Duration, error) {
+	var mu sync.Mutex
+	var got int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := md5.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		got += n
+		mu.Unlock()
+		fmt.Fprintf(w, `{"md5":"%x"}`, h.Sum(nil))
+	}))
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: uploadWorkers + 2}}
+	defer hc.CloseIdleConnections()
+	t := time.Now()
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploadWorkers)
+	var want int64
+	for i, e := range files {
+		want += e.Size
+		g.Go(func() error {
+			f, err := snap.Open(e.Path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf("%s/upload/%d", srv.URL, i), f)
+			if err != nil {
+				return err
+			}
+			req.ContentLength = e.Size
+			resp, err := hc.Do(req)
+			if err != nil {
+				return fmt.Errorf("raw upload %s: %w", e.Path, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("raw upload %s: %s", e.Path, resp.Status)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	d := time.Since(t)
+	if got != want {
+		return 0, fmt.Errorf("raw upload: handler read %d bytes, want %d", got, want)
+	}
+	return d, nil
+}
