@@ -38,7 +38,7 @@ type Config struct {
 	Concurrency int
 	// NoADB and NoCloud leave out the ADB rows and the cloud rows.
 	NoADB, NoCloud bool
-	Log         *slog.Logger
+	Log            *slog.Logger
 }
 
 // Row is one figure of the table.
