@@ -91,3 +91,26 @@ func TestRunWithoutRcloneSaysSkipped(t *testing.T) {
 		}
 	}
 }
+
+// TestPhasesWriteHeapProfiles proves the per-phase memory mode runs and
+// leaves a heap profile per child; it never looks at the figures.
+func TestPhasesWriteHeapProfiles(t *testing.T) {
+	profiles := t.TempDir()
+	rs, err := Phases(context.Background(), t.TempDir(), 20, 4, 0, profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var phases []string
+	for _, r := range rs {
+		phases = append(phases, r.Phase)
+		if r.PeakRSS <= 0 || r.PeakLive == 0 {
+			t.Errorf("%s: peak RSS %d, peak live heap %d", r.Phase, r.PeakRSS, r.PeakLive)
+		}
+		if st, err := os.Stat(r.Profile); err != nil || st.Size() == 0 {
+			t.Errorf("%s: no heap profile: %v", r.Phase, err)
+		}
+	}
+	if got := strings.Join(phases, ","); got != "export,import,verify,migrate" {
+		t.Errorf("phases = %s", got)
+	}
+}

@@ -274,6 +274,12 @@ type childArgs struct {
 	Src, Dst, State string
 	Concurrency     int
 	HWMFile         string
+	// Phase is "export", "import" or "verify" to run that step alone
+	// (Src -> State/snapshot -> Dst); empty runs the whole migrate.
+	Phase string
+	// HeapProfile, when set, receives a heap profile taken at the
+	// highest live heap the phase reached.
+	HeapProfile string
 }
 
 // childMigrate re-executes this binary to migrate dir/phone, and returns
@@ -283,48 +289,64 @@ type childArgs struct {
 // child's ru_maxrss at exec (it read the same figure for 5,000 and 50,000
 // files).
 func childMigrate(ctx context.Context, dir string, concurrency int) (int64, time.Duration, error) {
+	st, d, err := runChild(ctx, dir, childArgs{Concurrency: concurrency})
+	return st.HWM, d, err
+}
+
+// childStats is what a child reports about its memory.
+type childStats struct {
+	HWM      int64  // VmHWM: peak resident set
+	RssFile  int64  // RssFile at the end: mapped files (the ledger's bbolt mmap, the binary)
+	PeakLive uint64 // highest live heap after a GC
+}
+
+// runChild runs one child on dir/phone with a's phase and profile.
+func runChild(ctx context.Context, dir string, a childArgs) (childStats, time.Duration, error) {
+	var st childStats
 	self, err := os.Executable()
 	if err != nil {
-		return 0, 0, err
+		return st, 0, err
 	}
 	hwm := filepath.Join(dir, "vmhwm")
-	a, _ := json.Marshal(childArgs{Src: filepath.Join(dir, "phone"), Dst: filepath.Join(dir, "dest"), State: filepath.Join(dir, "state"), Concurrency: concurrency, HWMFile: hwm})
+	os.Remove(hwm)
+	a.Src, a.Dst, a.State, a.HWMFile = filepath.Join(dir, "phone"), filepath.Join(dir, "dest"), filepath.Join(dir, "state"), hwm
+	args, _ := json.Marshal(a)
 	cmd := exec.CommandContext(ctx, self)
-	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+string(a))
+	cmd.Env = append(os.Environ(), childEnv+"=1", childArgsEnv+"="+string(args))
 	cmd.Stderr = os.Stderr
 	t := time.Now()
 	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("child migrate of %s: %w", dir, err)
+		return st, 0, fmt.Errorf("child %s of %s: %w", a.Phase, dir, err)
 	}
 	d := time.Since(t)
 	b, err := os.ReadFile(hwm)
 	if err != nil {
-		return 0, d, fmt.Errorf("child migrate of %s: no peak RSS: %w", dir, err)
+		return st, d, fmt.Errorf("child %s of %s: no peak RSS: %w", a.Phase, dir, err)
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, d, fmt.Errorf("child migrate of %s: peak RSS %q: %w", dir, b, err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, d, fmt.Errorf("child %s of %s: peak RSS %q: %w", a.Phase, dir, b, err)
 	}
-	return n, d, nil
+	return st, d, nil
 }
 
-// peakRSS reads this process's VmHWM in bytes.
-func peakRSS() (int64, error) {
+// procStatus reads one of this process's memory figures (VmHWM,
+// RssFile) from /proc/self/status, in bytes.
+func procStatus(field string) (int64, error) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			f := strings.Fields(v)
 			if len(f) != 2 || f[1] != "kB" {
-				return 0, fmt.Errorf("/proc/self/status: odd VmHWM line %q", line)
+				return 0, fmt.Errorf("/proc/self/status: odd %s line %q", field, line)
 			}
 			n, err := strconv.ParseInt(f[0], 10, 64)
 			return n << 10, err
 		}
 	}
-	return 0, errors.New("/proc/self/status has no VmHWM")
+	return 0, fmt.Errorf("/proc/self/status has no %s", field)
 }
 
 // MaybeChild runs the child side of childMigrate and exits when this
@@ -338,21 +360,53 @@ func MaybeChild() {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
 		os.Exit(2)
 	}
-	res, err := pipeline.Migrate(context.Background(), "archive:"+a.Src, "dir:"+a.Dst, filepath.Join(a.State, "snapshot"), pipeline.Options{StateDir: a.State, Concurrency: a.Concurrency})
-	if err == nil && !res.Verify.OK {
-		err = fmt.Errorf("verify found gaps: %v", res.Verify.Problems)
+	stop := watchHeap(a.HeapProfile)
+	err := runPhase(context.Background(), a)
+	var st childStats
+	var perr error
+	st.PeakLive, perr = stop()
+	err = errors.Join(err, perr)
+	if err == nil {
+		st.HWM, err = procStatus("VmHWM")
 	}
 	if err == nil {
-		var n int64
-		if n, err = peakRSS(); err == nil {
-			err = os.WriteFile(a.HWMFile, []byte(strconv.FormatInt(n, 10)), 0o644)
-		}
+		st.RssFile, err = procStatus("RssFile")
+	}
+	if err == nil {
+		b, _ := json.Marshal(st)
+		err = os.WriteFile(a.HWMFile, b, 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench child:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+func runPhase(ctx context.Context, a childArgs) error {
+	o := pipeline.Options{StateDir: a.State, Concurrency: a.Concurrency}
+	snap, src, dst := filepath.Join(a.State, "snapshot"), "archive:"+a.Src, "dir:"+a.Dst
+	switch a.Phase {
+	case "":
+		res, err := pipeline.Migrate(ctx, src, dst, snap, o)
+		if err == nil && !res.Verify.OK {
+			err = fmt.Errorf("verify found gaps: %v", res.Verify.Problems)
+		}
+		return err
+	case "export":
+		_, err := pipeline.Export(ctx, src, snap, o)
+		return err
+	case "import":
+		_, err := pipeline.Import(ctx, snap, dst, o)
+		return err
+	case "verify":
+		res, err := pipeline.Verify(ctx, snap, dst, o)
+		if err == nil && !res.OK {
+			err = fmt.Errorf("verify found gaps: %v", res.Problems)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown phase %q", a.Phase)
 }
 
 func timeCmd(ctx context.Context, name string, args ...string) (time.Duration, error) {

@@ -37,6 +37,8 @@ func main() {
 	rclone := flag.String("rclone", "", "rclone binary (default from PATH; - to skip)")
 	concurrency := flag.Int("concurrency", 0, "miexit's --concurrency (0: its default)")
 	verbose := flag.Bool("v", false, "log each step")
+	phases := flag.Int("phases", 0, "instead of the table: run export, import, verify and migrate of this many small files (and 10x) each in a child process and print each one's peak RSS")
+	heapDir := flag.String("heapprofiles", "", "with -phases: write each child's heap profile at its peak live heap into this folder")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the in-process steps (not the cp, rclone or RSS children) to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -53,6 +55,13 @@ func main() {
 	}
 	if *full {
 		s = bench.Full
+	}
+	if *phases > 0 {
+		if err := runPhases(*phases, *work, *keep, *concurrency, *heapDir); err != nil {
+			fmt.Fprintln(os.Stderr, "miexit-bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose, !*adb, !*cloud); err != nil {
 		fmt.Fprintln(os.Stderr, "miexit-bench:", err)
@@ -83,4 +92,34 @@ func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string,
 		return err
 	}
 	return rep.Markdown(os.Stdout)
+}
+
+func runPhases(n int, work string, keep bool, concurrency int, heapDir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if work == "" {
+		dir, err := os.MkdirTemp("", "miexit-bench-")
+		if err != nil {
+			return err
+		}
+		work = dir
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	if heapDir != "" {
+		if err := os.MkdirAll(heapDir, 0o755); err != nil {
+			return err
+		}
+	}
+	var all []bench.PhaseRSS
+	for _, k := range []int{n, 10 * n} {
+		rs, err := bench.Phases(ctx, work, k, 4, concurrency, heapDir)
+		if err != nil {
+			return err
+		}
+		all = append(all, rs...)
+	}
+	bench.PhasesMarkdown(os.Stdout, all)
+	return nil
 }
