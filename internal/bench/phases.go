@@ -124,6 +124,9 @@ func watchHeap(path string) (stop func() (uint64, error)) {
 	return func() (uint64, error) {
 		close(done)
 		wg.Wait()
+		// A short phase may finish before its first GC; one now gives
+		// at least the live heap at its end.
+		runtime.GC()
 		check()
 		mu.Lock()
 		defer mu.Unlock()
