@@ -5,6 +5,7 @@ package verify
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -66,16 +67,16 @@ func remoteKey(r mapping.Remote) string {
 // forgotten, so the next import sends them again.
 func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
 	res := Result{Destination: imp.Name()}
-	remote := map[mapping.Kind]map[string]mapping.Remote{}
+	remote := map[mapping.Kind]map[heldKey]held{}
 	rows := map[mapping.Kind]*Row{}
 	for _, k := range mapping.Kinds {
 		rows[k] = &Row{Kind: k}
-		m := map[string]mapping.Remote{}
+		m := map[heldKey]held{}
 		for r, err := range imp.List(ctx, k) {
 			if err != nil {
 				return res, fmt.Errorf("verify: list %s at %s: %w", k, imp.Name(), err)
 			}
-			m[remoteKey(r)] = r
+			m[keyOf(remoteKey(r))] = hold(r)
 		}
 		remote[k] = m
 		rows[k].Destination = len(m)
@@ -91,15 +92,15 @@ func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		row.Source++
 		mk := matchKey(e)
-		r, ok := remote[e.Kind][mk]
+		h, ok := remote[e.Kind][keyOf(mk)]
 		if !ok {
 			row.Missing++
 			res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
 			forget(led, imp, e)
 			continue
 		}
-		delete(remote[e.Kind], mk)
-		if detail, err := compare(snap, e, r, hasher); err != nil {
+		delete(remote[e.Kind], keyOf(mk))
+		if detail, err := compare(snap, e, h.remote(e.Kind), hasher); err != nil {
 			return res, err
 		} else if detail != "" {
 			row.Different++
@@ -180,4 +181,44 @@ func hashString(sum []byte, hs importers.Hasher) string {
 		return enc.EncodeHash(sum)
 	}
 	return hex.EncodeToString(sum)
+}
+
+// heldKey and held keep the destination's listing small while the
+// manifest is walked (about 90 bytes an item instead of 300: no path or
+// key strings, the sha256 as bytes), because verify holds every remote
+// item at once. heldKey is the first 16 bytes of the sha256 of the match
+// key: a collision would take 2^64 items.
+type heldKey [16]byte
+
+type held struct {
+	size   int64
+	sha256 [32]byte
+	hasSHA bool
+	// rawSHA holds r.SHA256 when it is not lower-case hex of 32 bytes.
+	rawSHA string
+	hash   string
+}
+
+func keyOf(k string) heldKey {
+	sum := sha256.Sum256([]byte(k))
+	return heldKey(sum[:16])
+}
+
+func hold(r mapping.Remote) held {
+	h := held{size: r.Size, hash: r.Hash}
+	if b, err := hex.DecodeString(r.SHA256); err == nil && len(b) == 32 && hex.EncodeToString(b) == r.SHA256 {
+		h.sha256, h.hasSHA = [32]byte(b), true
+	} else {
+		h.rawSHA = r.SHA256
+	}
+	return h
+}
+
+// remote gives back what compare reads of the listed item.
+func (h held) remote(k mapping.Kind) mapping.Remote {
+	r := mapping.Remote{Kind: k, Size: h.size, SHA256: h.rawSHA, Hash: h.hash}
+	if h.hasSHA {
+		r.SHA256 = hex.EncodeToString(h.sha256[:])
+	}
+	return r
 }
