@@ -85,7 +85,7 @@ type Writer struct {
 
 	mu       sync.Mutex
 	entries  *spool
-	keys     map[mapping.Kind]map[string]bool
+	keys     map[mapping.Kind]map[[16]byte]bool // by keyHash: 100,000 SMS keys add up
 	paths    map[string]bool
 	counts   mapping.Counts
 	docs     map[string]*doc
@@ -119,7 +119,7 @@ func Create(dir string, opt Options) (*Writer, error) {
 		opt:      opt,
 		log:      opt.Log,
 		prev:     map[string]mapping.Entry{},
-		keys:     map[mapping.Kind]map[string]bool{},
+		keys:     map[mapping.Kind]map[[16]byte]bool{},
 		paths:    map[string]bool{},
 		docs:     map[string]*doc{},
 		notified: map[string]bool{},
@@ -187,14 +187,23 @@ func (w *Writer) report(e progress.Event) {
 func (w *Writer) claim(kind mapping.Kind, key string) bool {
 	m := w.keys[kind]
 	if m == nil {
-		m = map[string]bool{}
+		m = map[[16]byte]bool{}
 		w.keys[kind] = m
 	}
-	if m[key] {
+	h := keyHash(key)
+	if m[h] {
 		return false
 	}
-	m[key] = true
+	m[h] = true
 	return true
+}
+
+// keyHash is the first 16 bytes of key's sha256: claim keeps it instead of
+// the key, which often pins the whole source path; a collision would take
+// 2^64 keys.
+func keyHash(key string) [16]byte {
+	sum := sha256.Sum256([]byte(key))
+	return [16]byte(sum[:16])
 }
 
 func (w *Writer) openDoc(rel string, xmlBody bool) (*doc, error) {
