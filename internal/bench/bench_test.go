@@ -110,7 +110,7 @@ func TestPhasesWriteHeapProfiles(t *testing.T) {
 			t.Errorf("%s: no heap profile: %v", r.Phase, err)
 		}
 	}
-	if got := strings.Join(phases, ","); got != "export,import,verify,migrate" {
+	if got := strings.Join(phases, ","); got != "export,import,verify,migrate,rerun" {
 		t.Errorf("phases = %s", got)
 	}
 }

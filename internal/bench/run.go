@@ -298,6 +298,7 @@ type childStats struct {
 	HWM      int64  // VmHWM: peak resident set
 	RssFile  int64  // RssFile at the end: mapped files (the ledger's bbolt mmap, the binary)
 	PeakLive uint64 // highest live heap after a GC
+	PeakAnon int64  // highest RssAnon sampled
 }
 
 // runChild runs one child on dir/phone with a's phase and profile.
@@ -364,7 +365,7 @@ func MaybeChild() {
 	err := runPhase(context.Background(), a)
 	var st childStats
 	var perr error
-	st.PeakLive, perr = stop()
+	st.PeakLive, st.PeakAnon, perr = stop()
 	err = errors.Join(err, perr)
 	if err == nil {
 		st.HWM, err = procStatus("VmHWM")
