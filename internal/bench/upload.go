@@ -1,16 +1,19 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -106,7 +109,7 @@ func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			return fmt.Errorf("drive upload started %d uploads for %d files", n, len(files))
 		}
 		rows = append(rows, Row{ID: RowDrive, Measure: "media -> fake Drive (google importer, drive/v3 client)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
-			Note: fmt.Sprintf("%s; %d multipart, %d resumable in %d chunks; goal >= 0.80x", what, gs.Count(googletest.EPUploadMultipart), gs.Count(googletest.EPUploadStart), gs.Count(googletest.EPUploadChunk)), dur: d})
+			Note: fmt.Sprintf("%s; %d requests: %d multipart, %d resumable in %d chunks; goal >= 0.80x", what, requests(gs.Counts()), gs.Count(googletest.EPUploadMultipart), gs.Count(googletest.EPUploadStart), gs.Count(googletest.EPUploadChunk)), dur: d})
 
 		c.Log.Info("dropbox upload")
 		const token = "bench-token"
@@ -125,7 +128,7 @@ func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			return fmt.Errorf("dropbox upload: %w", err)
 		}
 		rows = append(rows, Row{ID: RowDropbox, Measure: "media -> fake Dropbox (dropbox importer, dropbox-sdk-go)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
-			Note: what + "; goal >= 0.80x", dur: d})
+			Note: fmt.Sprintf("%s; %d requests (%s); goal >= 0.80x", what, requests(ds.Counts()), countsText(ds.Counts())), dur: d})
 		return nil
 	})
 	return rows, err
@@ -291,4 +294,23 @@ func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry
 		return 0, fmt.Errorf("raw upload: handler read %d bytes, want %d", got, want)
 	}
 	return d, nil
+}
+
+func requests(counts map[string]int) int {
+	n := 0
+	for _, k := range counts {
+		n += k
+	}
+	return n
+}
+
+// countsText lists request counts by route, most first.
+func countsText(counts map[string]int) string {
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
 }
