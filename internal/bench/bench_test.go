@@ -37,10 +37,11 @@ func TestRunTinyPrintsEveryRow(t *testing.T) {
 	}
 	for _, r := range rep.Rows {
 		// CI installs adb: there the ADB rows must really run.
-		if (r.ID == RowADB || r.ID == RowADBPull) && r.Value == "skipped" && os.Getenv("CI") == "true" {
+		isADB := r.ID == RowADB || r.ID == RowADBPull || r.ID == RowADB4
+		if isADB && r.Value == "skipped" && os.Getenv("CI") == "true" {
 			t.Errorf("CI=true but the %s row was skipped: %s", r.ID, r.Note)
 		}
-		if r.ID != RowRclone && r.ID != RowADB && r.ID != RowADBPull && r.Value == "skipped" {
+		if r.ID != RowRclone && !isADB && r.Value == "skipped" {
 			t.Errorf("%s row skipped: %s", r.ID, r.Note)
 		}
 	}
@@ -56,8 +57,8 @@ func TestADBRowsSayWhenAdbIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 {
-		t.Fatalf("got %d rows, want adb-pull and adb", len(rows))
+	if len(rows) != 3 {
+		t.Fatalf("got %d rows, want adb-pull, adb and adb-parallel4", len(rows))
 	}
 	for _, r := range rows {
 		if r.Value != "skipped" || !strings.Contains(r.Note, "adb") {
