@@ -60,16 +60,32 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 		serial := real.Connect(t, d.Listen(t))
 		what := fmt.Sprintf("%d files, %s", files, mb(bytes))
 
-		c.Log.Info("adb pull", "files", files)
-		pull := exec.CommandContext(ctx, real.Bin, "-P", real.Port, "-s", serial, "pull", phoneStorage+"/DCIM", filepath.Join(dir, "pulled"))
-		pull.Env = real.Env()
-		t0 := time.Now()
-		if out, err := pull.CombinedOutput(); err != nil {
-			return fmt.Errorf("adb pull: %w: %s", err, out)
+		// adb pull runs before and after miexit's copies and the faster
+		// one counts, so neither side pays alone for a warm-up or for
+		// another process on the machine.
+		pull := func(i int) (time.Duration, error) {
+			c.Log.Info("adb pull", "files", files)
+			dst := filepath.Join(dir, fmt.Sprintf("pulled-%d", i))
+			cmd := exec.CommandContext(ctx, real.Bin, "-P", real.Port, "-s", serial, "pull", phoneStorage+"/DCIM", dst)
+			cmd.Env = real.Env()
+			t0 := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return 0, fmt.Errorf("adb pull: %w: %s", err, out)
+			}
+			d := time.Since(t0)
+			return d, os.RemoveAll(dst)
 		}
-		pullDur := time.Since(t0)
-		rows = append(rows, Row{ID: RowADBPull, Measure: "`adb pull` of the phone's DCIM (real adb server, fake phone on loopback)", Value: secs(pullDur), Ratio: "1.00x",
-			Note: what, dur: pullDur})
+		pull1, err := pull(1)
+		if err != nil {
+			return err
+		}
+		var t0 time.Time
+		var pullDur time.Duration
+		pullRow := func(pull2 time.Duration) {
+			pullDur = min(pull1, pull2)
+			rows = append([]Row{{ID: RowADBPull, Measure: "`adb pull` of the phone's DCIM (real adb server, fake phone on loopback; faster of 2)", Value: secs(pullDur), Ratio: "1.00x",
+				Note: fmt.Sprintf("%s; %s and %s", what, secs(pull1), secs(pull2)), dur: pullDur}}, rows...)
+		}
 
 		for _, par := range []int{0, 4} {
 			c.Log.Info("adb export", "files", files, "parallel", par)
@@ -94,7 +110,7 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 				return fmt.Errorf("adb export copied %d media, want %d", got, files)
 			}
 			r := Row{ID: RowADB, Measure: "miexit ADB export of the same tree -> snapshot (defaults: 1 sync session, sha256, manifest)", Value: secs(exDur),
-				Ratio: speed(pullDur, exDur) + " the speed of adb pull", Note: what + "; goal >= 1.00x", dur: exDur}
+				Note: what + "; goal >= 1.00x", dur: exDur}
 			if par > 0 {
 				r.ID = RowADB4
 				r.Measure = fmt.Sprintf("the same with adb.Options.Parallel = %d (%d sync sessions)", par, par)
@@ -105,6 +121,14 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			if err := os.RemoveAll(snap); err != nil {
 				return err
 			}
+		}
+		pull2, err := pull(2)
+		if err != nil {
+			return err
+		}
+		pullRow(pull2)
+		for i := 1; i < len(rows); i++ {
+			rows[i].Ratio = speed(pullDur, rows[i].dur) + " the speed of adb pull"
 		}
 		return nil
 	})
