@@ -276,8 +276,29 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if o.DryRun {
 		return res, nil
 	}
-	if res.Verify, err = Verify(ctx, snapDir, dst, o); err != nil {
+	if res.Verify, err = verifyWritten(ctx, snapDir, dst, o); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// verifyWritten is migrate's final check: the destination's real listing,
+// with the checksums the import computed while writing standing for files
+// unchanged since (verify.RunWritten). `miexit verify` re-reads everything.
+func verifyWritten(ctx context.Context, snapDir, dst string, o Options) (verify.Result, error) {
+	snap, err := snapshot.Open(snapDir)
+	if err != nil {
+		return verify.Result{}, notSnapshot(snapDir, err)
+	}
+	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), snapDir))
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer led.Close()
+	return verify.RunWritten(ctx, snap, imp, led)
 }
