@@ -175,7 +175,7 @@ func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return "", fmt.Errorf("write %s: %w", dst, err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
+	n, err := fsutil.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
 	if err != nil {
 		fsutil.Abort(f)
 		return "", fmt.Errorf("copy %s: %w", e.Path, err)

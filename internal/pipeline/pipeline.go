@@ -101,6 +101,9 @@ type ExportResult struct {
 	Dir       string         `json:"snapshot"`
 	Counts    mapping.Counts `json:"counts"`
 	Unchanged int            `json:"media_unchanged"`
+	// Reused says the source had not changed since the snapshot was
+	// written, which was used as it was.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Export writes src into the snapshot folder dir.
@@ -114,7 +117,17 @@ func Export(ctx context.Context, src, dir string, o Options) (ExportResult, erro
 }
 
 func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Options) (ExportResult, error) {
-	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal})
+	state := ""
+	if st, ok := ex.(exporters.Stater); ok && !o.DryRun {
+		var err error
+		if state, err = st.State(ctx); err != nil {
+			return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
+		}
+		if res, ok := reuse(dir, src, state, o); ok {
+			return res, nil
+		}
+	}
+	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal, SourceState: state})
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -126,6 +139,27 @@ func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Optio
 		return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
 	}
 	return ExportResult{Dir: dir, Counts: w.Counts(), Unchanged: w.Unchanged()}, nil
+}
+
+// reuse returns the snapshot in dir as this export's result when it was
+// made from src in the same state and still holds every file it lists:
+// exporting again would write the same bytes, so an unchanged re-run
+// costs a walk of the source, not a read of it.
+func reuse(dir, src, state string, o Options) (ExportResult, bool) {
+	if state == "" {
+		return ExportResult{}, false
+	}
+	r, err := snapshot.Open(dir)
+	if err != nil || r.Source() != src || r.SourceState() != state {
+		return ExportResult{}, false
+	}
+	if ok, err := r.Intact(); err != nil || !ok {
+		o.Log.Info("the snapshot misses files it lists; exporting again", "dir", dir, "err", err)
+		return ExportResult{}, false
+	}
+	o.Log.Info("the source has not changed since the last export; reusing its snapshot", "source", src, "dir", dir)
+	c := r.Counts()
+	return ExportResult{Dir: dir, Counts: c, Unchanged: c.Media, Reused: true}, true
 }
 
 // DefaultSnapshot is where migrate keeps the snapshot of src: a folder in

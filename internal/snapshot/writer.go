@@ -79,6 +79,8 @@ type Options struct {
 	// written: migrate then costs one copy, not two. Off, the snapshot is
 	// a copy independent of the source.
 	LinkLocal bool
+	// SourceState is recorded in the manifest (see exporters.Stater).
+	SourceState string
 }
 
 // Writer builds a snapshot. Its Add methods are safe for concurrent use; the
@@ -154,7 +156,7 @@ func Create(dir string, opt Options) (*Writer, error) {
 }
 
 func (w *Writer) loadPrev(r *Reader) {
-	for e, err := range r.Entries() {
+	for e, err := range r.EntriesOf(WholeFile) {
 		if err != nil {
 			w.log.Warn("previous manifest unreadable; copying everything again", "err", err)
 			clear(w.prev)
@@ -622,7 +624,7 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	n, err := io.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
 	if err == nil && check != nil {
 		err = check(n)
 	}
@@ -670,8 +672,7 @@ func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra 
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	buf := make([]byte, linkReadBuffer)
-	n, err := io.CopyBuffer(io.MultiWriter(ws...), ctxReader{ctx, f}, buf)
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
 	if err == nil && check != nil {
 		err = check(n)
 	}
@@ -702,10 +703,6 @@ func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra 
 	e.MIME = media.Sniff(sn.head)
 	return e, true, nil
 }
-
-// linkReadBuffer is the read size when hashing a linked file: large reads
-// keep the syscall count low on big videos.
-const linkReadBuffer = 1 << 20
 
 // sniffer keeps the first bytes of a stream for media.Sniff.
 type sniffer struct{ head []byte }
@@ -843,7 +840,7 @@ func (w *Writer) commitDoc(f *os.File, dst, rel string) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := fsutil.Copy(h, f)
 	if err != nil {
 		fsutil.Abort(f)
 		return fmt.Errorf("snapshot %s: %w", rel, err)

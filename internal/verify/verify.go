@@ -7,10 +7,10 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
@@ -136,7 +136,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	hasher, _ := imp.(importers.Hasher)
-	for e, err := range snap.Entries() {
+	for e, err := range snap.EntriesOf(func(k mapping.Kind) bool { return !deferred[k] }) {
 		if err != nil {
 			return res, fmt.Errorf("verify: %w", err)
 		}
@@ -171,7 +171,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		row := rows[k]
 		row.Source = 0
-		for e, err := range snap.Entries() {
+		for e, err := range snap.EntriesOf(func(kind mapping.Kind) bool { return kind == k }) {
 			if err != nil {
 				return res, fmt.Errorf("verify: %w", err)
 			}
@@ -270,7 +270,7 @@ func fileHash(snap *snapshot.Reader, rel string, hs importers.Hasher) (string, e
 	}
 	defer f.Close()
 	h := hs.NewHash()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := fsutil.Copy(h, f); err != nil {
 		return "", err
 	}
 	return hashString(h.Sum(nil), hs), nil
