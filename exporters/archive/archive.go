@@ -6,11 +6,9 @@ package archive
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -257,37 +255,6 @@ func xmlRoot(head []byte) string {
 
 // maxLine bounds one JSONL record.
 const maxLine = 64 << 20
-
-func jsonl[T any](ctx context.Context, m member, add func(T) error) error {
-	rc, err := m.open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	for line := 1; ; line++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := readLine(br, maxLine)
-		if err == io.EOF && len(b) == 0 {
-			return nil
-		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		var v T
-		if jerr := json.Unmarshal(b, &v); jerr != nil {
-			return fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, line, jerr)
-		}
-		if err := add(v); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-	}
-}
 
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	var out []byte
