@@ -171,6 +171,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
+	root.AddCommand(checklistCmd(g))
 	return root
 }
 
@@ -373,6 +374,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			g.recordVerify(from, res)
 			return g.reportVerify(res)
 		},
 	}
@@ -451,6 +453,9 @@ func migrateCmd(g *globals) *cobra.Command {
 			g.finish()
 			if err != nil {
 				return err
+			}
+			if !dry {
+				g.recordVerify(from, res.Verify)
 			}
 			imp := importSummary(res.Import.Destination, tally)
 			reportPath, next := "", ""
