@@ -172,6 +172,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
 	root.AddCommand(checklistCmd(g))
+	finishTree(g, root)
 	return root
 }
 
@@ -505,10 +506,11 @@ var version = "dev"
 
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print miexit's version",
-		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
+		Use:     "version",
+		Short:   "Print miexit's version",
+		Example: "  miexit version",
+		Args:    cobra.NoArgs,
+		Run:     func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
 	}
 }
 
