@@ -82,7 +82,6 @@ func TestDynamicCompletionOfSchemes(t *testing.T) {
 	}
 }
 
-
 func TestUnknownSubcommandIsAUsageErrorNamingTheChoices(t *testing.T) {
 	r := miexit(t, "auth", "gogle")
 	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "gogle"`) || !strings.Contains(r.stderr, "google") {
