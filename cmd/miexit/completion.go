@@ -12,7 +12,8 @@ import (
 
 // finishTree adds cobra's help and completion commands now rather than at
 // Execute, so they carry examples like every other command and write to the
-// run's own output, and it teaches the shells the --from/--to schemes.
+// run's own output; it teaches the shells the --from/--to schemes and reads
+// the config file before each command.
 func finishTree(g *globals, root *cobra.Command) {
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
@@ -30,6 +31,7 @@ func finishTree(g *globals, root *cobra.Command) {
 		}
 	}
 	walk(root, registerSchemeCompletion)
+	useConfig(root)
 	walk(root, func(c *cobra.Command) {
 		if c != root && !c.Runnable() && c.HasSubCommands() {
 			c.RunE = unknownSubcommand
