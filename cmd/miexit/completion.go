@@ -51,8 +51,21 @@ func unknownSubcommand(c *cobra.Command, args []string) error {
 			names = append(names, sub.Name())
 		}
 	}
-	return usageError{fmt.Errorf("%s: unknown command %q; choose one of %s (see `%s --help`)", c.CommandPath(), args[0], strings.Join(names, ", "), c.CommandPath())}
+	return usageError{fmt.Errorf("%s: unknown command %q; choose one of %s", c.CommandPath(), args[0], strings.Join(names, ", "))}
 }
+
+// helpHint is the next step after a usage error: the help of the command
+// the user was typing, which shows its examples.
+func helpHint(root *cobra.Command, args []string) string {
+	c, _, err := root.Find(args)
+	if err != nil || c == nil {
+		c = root
+	}
+	return fmt.Sprintf("Run `%s --help` for usage and examples.", c.CommandPath())
+}
+
+// reportHint follows a report that could not be written.
+const reportHint = "(the copy and its verify are not affected; run the same command again to write it)"
 
 func completionExample(shell string) string {
 	switch shell {

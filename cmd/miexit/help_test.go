@@ -91,3 +91,21 @@ func TestUnknownSubcommandIsAUsageErrorNamingTheChoices(t *testing.T) {
 		t.Errorf("auth alone: exit %d, %q", r.code, r.stdout)
 	}
 }
+
+func TestUsageErrorsPointAtTheCommandsHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "--from", "adb"}, "Run `miexit migrate --help`"},
+		{[]string{"verify", "--frm", "x"}, "Run `miexit verify --help`"},
+		{[]string{"auth", "gogle"}, "Run `miexit auth --help`"},
+		{[]string{"bogus"}, "Run `miexit --help`"},
+	}
+	for _, c := range cases {
+		r := miexit(t, c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
