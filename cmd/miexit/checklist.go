@@ -121,6 +121,9 @@ func printChecklist(w io.Writer, r checklist.Report) {
 		}
 		tw.Flush()
 	}
+	for _, n := range r.Notices {
+		fmt.Fprintln(w, "Note:", n)
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, r.Verdict)
 	fmt.Fprintln(w)

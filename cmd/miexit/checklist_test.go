@@ -67,6 +67,9 @@ func TestChecklistRefusesSafeUntilVerifyPasses(t *testing.T) {
 	if kinds := sum["verify"].([]any); len(kinds) < 5 {
 		t.Errorf("verify per kind = %v, want every kind of the sample", kinds)
 	}
+	if n, _ := sum["notices"].([]any); len(n) != 1 || !strings.Contains(n[0].(string), "no verify of this phone") {
+		t.Errorf("notices = %v, want one saying the phone itself was never verified", n)
+	}
 	st := steps(t, sum)
 	if st["verify"] != "done" || st["sign-out"] != "to do" || st["password"] != "blocked" || st["sync-off"] != "cannot tell" {
 		t.Errorf("steps = %v", st)

@@ -187,6 +187,8 @@ type Report struct {
 	Verdict string `json:"verdict"`
 	// NotChecked lists what this run could not check.
 	NotChecked []string `json:"not_checked,omitempty"`
+	// Notices are things to look at that do not change the verdict.
+	Notices []string `json:"notices,omitempty"`
 }
 
 // Input is what Build decides from.
@@ -254,8 +256,29 @@ func Build(in Input) Report {
 		"Cloud Messaging and the Mi Cloud sync switches: the phone does not tell them over USB debugging",
 		"the Mi account password: only you know whether you changed it")
 
+	if in.Phone != nil && len(r.Verify) > 0 && !phoneVerified(hist, in.Phone.Serial) {
+		var srcs []string
+		for _, k := range r.Verify {
+			if !slices.Contains(srcs, k.Source) {
+				srcs = append(srcs, k.Source)
+			}
+		}
+		r.Notices = append(r.Notices, fmt.Sprintf("no verify of this phone is on record, only of %s: if the phone holds data those do not, run `miexit migrate --from adb:%s --to DEST` first", strings.Join(srcs, ", "), in.Phone.Serial))
+	}
+
 	r.Steps = steps(r, in)
 	return r
+}
+
+// phoneVerified reports whether some verify's source was this phone (or
+// the only phone, "adb").
+func phoneVerified(hist []verifylog.Record, serial string) bool {
+	for _, rec := range hist {
+		if rec.Source == "adb" || rec.Source == "adb:" || rec.Source == "adb:"+serial {
+			return true
+		}
+	}
+	return false
 }
 
 // extraKinds are kinds in the history this build does not list, sorted,

@@ -90,23 +90,26 @@ func TestBuild(t *testing.T) {
 		safe     bool
 		verdict  string
 		statuses map[string]Status
+		notice   bool
 	}{
 		{"no history is not safe", Input{PhoneAsked: true, Phone: signedIn}, false, "nothing was ever verified",
-			map[string]Status{"verify": ToDo, "cloud-messaging": Blocked, "sign-out": Blocked, "password": Blocked}},
+			map[string]Status{"verify": ToDo, "cloud-messaging": Blocked, "sign-out": Blocked, "password": Blocked}, false},
 		{"passing verify, signed in", Input{PhoneAsked: true, Phone: signedIn, History: pass}, true, "Safe to sign out",
-			map[string]Status{"verify": Done, "sync-off": CannotTell, "sign-out": ToDo, "password": Blocked}},
+			map[string]Status{"verify": Done, "sync-off": CannotTell, "sign-out": ToDo, "password": Blocked}, false},
+		{"passing verify of another source says the phone was never verified", Input{PhoneAsked: true, Phone: &Phone{Serial: "other", AccountChecked: true, XiaomiAccounts: []string{"x*"}}, History: pass}, true, "Safe",
+			map[string]Status{"sign-out": ToDo}, true},
 		{"passing verify, signed out", Input{PhoneAsked: true, Phone: signedOut, History: pass}, true, "Safe",
-			map[string]Status{"cloud-messaging": Done, "sync-off": Done, "sign-out": Done, "password": CannotTell}},
+			map[string]Status{"cloud-messaging": Done, "sync-off": Done, "sign-out": Done, "password": CannotTell}, false},
 		{"newer failing verify of one kind", Input{PhoneAsked: true, Phone: signedIn, History: failLater}, false, "gaps in media",
-			map[string]Status{"verify": ToDo, "sign-out": Blocked}},
+			map[string]Status{"verify": ToDo, "sign-out": Blocked}, false},
 		{"only another destination verified", Input{History: pass, Destination: "dir:/y"}, false, "nothing was ever verified at dir:/y",
-			map[string]Status{"sign-out": Blocked}},
+			map[string]Status{"sign-out": Blocked}, false},
 		{"unreadable history", Input{History: pass, HistoryErr: errors.New("line 3: bad")}, false, "cannot be read",
-			map[string]Status{"verify": ToDo}},
+			map[string]Status{"verify": ToDo}, false},
 		{"accounts unreadable", Input{PhoneAsked: true, Phone: unknown, History: pass}, true, "Safe",
-			map[string]Status{"sign-out": CannotTell, "password": CannotTell}},
+			map[string]Status{"sign-out": CannotTell, "password": CannotTell}, false},
 		{"no phone asked", Input{History: pass}, true, "Safe",
-			map[string]Status{"cloud-messaging": CannotTell, "sign-out": CannotTell}},
+			map[string]Status{"cloud-messaging": CannotTell, "sign-out": CannotTell}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -119,6 +122,9 @@ func TestBuild(t *testing.T) {
 				if got[id] != want {
 					t.Errorf("step %s = %q, want %q", id, got[id], want)
 				}
+			}
+			if (len(r.Notices) > 0) != c.notice {
+				t.Errorf("notices = %q, want some: %v", r.Notices, c.notice)
 			}
 			if len(r.Steps) != 5 || r.Steps[0].ID != "verify" || r.Steps[4].ID != "password" {
 				t.Errorf("steps out of order: %v", r.Steps)
