@@ -322,7 +322,7 @@ func ParseNote(s string) mapping.Note {
 
 func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m member) error {
 	rel, mod := mediaPath(m)
-	md := mapping.Media{Path: rel, Size: m.Size, ModTime: mod, Thumbnail: media.IsThumbnailPath("/" + m.Name)}
+	md := mapping.Media{Path: rel, Size: m.Size, ModTime: mod, Thumbnail: media.IsThumbnailPath("/" + m.Name), Local: m.local}
 	open := func(context.Context) (io.ReadCloser, error) { return m.open() }
 	if w.HasUnchanged(rel, m.Size, mod) {
 		// The last export already took this file for a photo, video or

@@ -33,6 +33,10 @@ type Options struct {
 	Concurrency int
 	Log         *slog.Logger
 	Progress    progress.Reporter
+	// linkLocal is set by Migrate: its snapshot may hard-link a local
+	// source's media (see snapshot.Options.LinkLocal), because the same
+	// run copies them on to the destination and checks them there.
+	linkLocal bool
 }
 
 func (o *Options) fill() {
@@ -110,7 +114,7 @@ func Export(ctx context.Context, src, dir string, o Options) (ExportResult, erro
 }
 
 func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Options) (ExportResult, error) {
-	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun})
+	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal})
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -256,6 +260,7 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if snapDir == "" {
 		snapDir = DefaultSnapshot(o.StateDir, ex.Name(), src)
 	}
+	o.linkLocal = true
 	if res.Export, err = export(ctx, ex, src, snapDir, o); err != nil {
 		return res, err
 	}
@@ -271,8 +276,29 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if o.DryRun {
 		return res, nil
 	}
-	if res.Verify, err = Verify(ctx, snapDir, dst, o); err != nil {
+	if res.Verify, err = verifyWritten(ctx, snapDir, dst, o); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// verifyWritten is migrate's final check: the destination's real listing,
+// with the checksums the import computed while writing standing for files
+// unchanged since (verify.RunWritten). `miexit verify` re-reads everything.
+func verifyWritten(ctx context.Context, snapDir, dst string, o Options) (verify.Result, error) {
+	snap, err := snapshot.Open(snapDir)
+	if err != nil {
+		return verify.Result{}, notSnapshot(snapDir, err)
+	}
+	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), snapDir))
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer led.Close()
+	return verify.RunWritten(ctx, snap, imp, led)
 }
