@@ -17,6 +17,12 @@ import (
 func finishTree(g *globals, root *cobra.Command) {
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
+	if root.Example == "" {
+		root.Example = "  miexit devices\n" +
+			"  miexit migrate --from adb --to google\n" +
+			"  miexit migrate --from archive:testdata/sample --to dir:./miexit-backup\n" +
+			"  miexit checklist --from adb"
+	}
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
