@@ -59,6 +59,11 @@ func Save(stateDir string, res verify.Result, source string) error {
 
 func save(stateDir string, res verify.Result, source string, now time.Time) error {
 	p := Path(stateDir)
+	unlock, err := lock(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	recs, _ := read(p, true)
 	recs = append(recs, Record{
 		Time: now.UTC(), Source: source, Destination: res.Destination,
@@ -81,6 +86,41 @@ func save(stateDir string, res verify.Result, source string, now time.Time) erro
 	}
 	return nil
 }
+
+// lock keeps two miexit runs (a scheduled backup and a verify by hand)
+// from each rewriting the history without the other's record. A lock file
+// works the same on every OS; one left by a killed run is taken over once
+// it is older than any save can take.
+func lock(p string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, fmt.Errorf("save verify history: %w", err)
+	}
+	lp := p + ".lock"
+	for try := 0; ; try++ {
+		f, err := os.OpenFile(lp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(lp) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("save verify history: %w", err)
+		}
+		if fi, err := os.Stat(lp); err == nil && time.Since(fi.ModTime()) > staleLock {
+			os.Remove(lp)
+			continue
+		}
+		if try >= lockTries {
+			return nil, fmt.Errorf("save verify history: %s is held by another miexit run; if none is running, delete it", lp)
+		}
+		time.Sleep(lockWait)
+	}
+}
+
+const (
+	staleLock = 30 * time.Second
+	lockTries = 250
+	lockWait  = 20 * time.Millisecond
+)
 
 // Load reads the history of stateDir ("" = statedir.State()), oldest
 // first. No file means no history (nil, nil). A damaged line is an error

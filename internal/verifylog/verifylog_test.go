@@ -126,3 +126,35 @@ func TestLastByKindTakesNewestRowThatSawTheKind(t *testing.T) {
 		t.Errorf("LastByDestination = %v", last)
 	}
 }
+
+func TestConcurrentSavesKeepEveryRecord(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- Save(dir, result(fmt.Sprintf("dir:/%d", i)), "s") }()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := Load(dir)
+	if err != nil || len(recs) != n {
+		t.Fatalf("%d records after %d concurrent saves (%v)", len(recs), n, err)
+	}
+	if _, err := os.Stat(Path(dir) + ".lock"); !os.IsNotExist(err) {
+		t.Errorf("lock file left behind: %v", err)
+	}
+}
+
+func TestStaleLockIsTakenOver(t *testing.T) {
+	dir := t.TempDir()
+	lp := Path(dir) + ".lock"
+	os.WriteFile(lp, nil, 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(lp, old, old)
+	if err := Save(dir, result("dir:/a"), "s"); err != nil {
+		t.Fatalf("save with a stale lock: %v", err)
+	}
+}
