@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -535,11 +536,22 @@ func writeReport(ctx context.Context, g *globals, from string, res pipeline.Migr
 	in := report.Report{
 		Source: from, Destination: res.Import.Destination, Generated: time.Now(),
 		Rows: c.Rows(&res.Export.Counts), Failures: c.Failures(), Verify: &res.Verify,
+		Thumbnails: res.Export.Counts.Thumbnails,
 	}
 	_, next := report.NextStep(in)
-	if snap, err := snapshot.Open(snapDir); err == nil && res.Export.Counts.Messages > 0 {
-		if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
-			fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)
+	in.Pictures = c.Pictures(localFolder(from), snapDir)
+	if snap, err := snapshot.Open(snapDir); err == nil {
+		if res.Export.Counts.Messages > 0 {
+			if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
+				fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)
+			}
+		}
+		if strings.HasPrefix(res.Import.Destination, "google:") && res.Export.Counts.Contacts > 0 {
+			moved, err := report.MovedContacts(snap, 24)
+			if err != nil {
+				fmt.Fprintln(g.stderr, "miexit: report: contacts not listed:", err)
+			}
+			in.Pictures = append(in.Pictures, moved...)
 		}
 	}
 	p := filepath.Join(snapDir, "report.html")
@@ -558,4 +570,21 @@ func writeReport(ctx context.Context, g *globals, from string, res pipeline.Migr
 		return "", next
 	}
 	return p, next
+}
+
+// localFolder is the folder of an archive:PATH source on this computer,
+// where the report finds the pictures it shows, or "".
+func localFolder(from string) string {
+	scheme, arg, _ := strings.Cut(from, ":")
+	if scheme != "archive" {
+		return ""
+	}
+	if st, err := os.Stat(arg); err != nil || !st.IsDir() {
+		return ""
+	}
+	abs, err := filepath.Abs(arg)
+	if err != nil {
+		return ""
+	}
+	return abs
 }
