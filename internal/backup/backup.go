@@ -5,9 +5,11 @@
 // verified.
 //
 // Layout: PATH/2026-11-25T070059Z/ is one backup, a folder exactly like
-// `miexit migrate --to dir:` writes, plus a marker file (MarkerName) that
-// says it is miexit's and whether its run finished. Only folders with both
-// the dated name and the marker are ever touched.
+// `miexit migrate --to dir:` writes, and PATH/.miexit-backup/<name>.json its
+// marker, which says it is miexit's and whether its run finished. Only
+// folders with both the dated name and the marker are ever touched. The
+// marker sits outside the folder so the folder holds the copy and nothing
+// else (verify would count a marker inside as an extra file).
 package backup
 
 import (
@@ -34,10 +36,14 @@ import (
 	"github.com/miexit/miexit/mapping"
 )
 
-// MarkerName is the file inside every backup folder that marks it as
-// miexit's. It is written when a backup starts (state "partial") and
-// replaced, last of all, when the backup is complete and verified.
-const MarkerName = ".miexit-backup.json"
+// MarkerDir, in PATH, holds one marker per backup folder: written before
+// the folder is made (state "partial") and replaced, last of all, when the
+// backup is complete and verified.
+const MarkerDir = ".miexit-backup"
+
+func markerPath(dir string) string {
+	return filepath.Join(filepath.Dir(dir), MarkerDir, filepath.Base(dir)+".json")
+}
 
 // NameLayout names backup folders: UTC, sortable as text, and free of ':'
 // so the name is valid on every file system.
@@ -142,6 +148,9 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	name := o.Now().UTC().Format(NameLayout)
 	target := filepath.Join(root, name)
 	res.Dir = target
+	if _, err := os.Lstat(target); err == nil && !slices.ContainsFunc(found, func(f folder) bool { return f.name == name && f.m.State == statePartial }) {
+		return res, fmt.Errorf("backup %s already exists; wait a second and run again", target)
+	}
 	var resume *folder
 	for i := range found {
 		if found[i].m.State == statePartial {
@@ -165,16 +174,22 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 		}
 	}()
 
+	// The marker comes first, so a folder under a dated name is always
+	// known as ours; a marker left without its folder is swept by prune.
+	started := o.Now()
+	if err := writeMarker(target, marker{Tool: markerTool, State: statePartial, Source: src, Started: started}); err != nil {
+		return res, err
+	}
 	switch {
 	case resume != nil:
 		res.Resumed = resume.name
 		if resume.name != name {
-			if _, err := os.Lstat(target); err == nil {
-				return res, fmt.Errorf("backup %s already exists; wait a second and run again", target)
-			}
 			// The folder takes the name of the run that completes it; its
 			// ledger records follow it, so its files stay "ours".
 			if err := os.Rename(resume.path, target); err != nil {
+				return res, fmt.Errorf("resume %s: %w", resume.path, err)
+			}
+			if err := os.Remove(markerPath(resume.path)); err != nil {
 				return res, fmt.Errorf("resume %s: %w", resume.path, err)
 			}
 			if err := moveRecords(ctx, led, resume.path, target); err != nil {
@@ -184,15 +199,8 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 		o.Log.Info("resuming an interrupted backup", "was", resume.name, "now", name)
 	default:
 		if err := os.Mkdir(target, 0o755); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				return res, fmt.Errorf("backup %s already exists and is not an unfinished miexit backup; wait a second and run again", target)
-			}
 			return res, fmt.Errorf("backup %s: %w", target, err)
 		}
-	}
-	started := o.Now()
-	if err := writeMarker(target, marker{Tool: markerTool, State: statePartial, Source: src, Started: started}); err != nil {
-		return res, err
 	}
 
 	if source != nil {
@@ -227,8 +235,21 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	if led, err = ledger.Open(statedir.Ledger(o.StateDir)); err != nil {
 		return res, err
 	}
-	if res.Stats.Dropped, err = dropExtras(ctx, led, target, res.Migrate.Export.Dir); err != nil {
+	dropped, err := dropExtras(ctx, led, target, res.Migrate.Export.Dir)
+	if err != nil {
 		return res, err
+	}
+	res.Stats.Dropped = len(dropped)
+	// Verify saw those files as extras; they are gone now, and the result
+	// should describe the folder as it is left.
+	for _, rel := range dropped {
+		k := snapshot.KindOf(rel)
+		for i := range res.Migrate.Verify.Rows {
+			if r := &res.Migrate.Verify.Rows[i]; r.Kind == k && r.Extra > 0 {
+				r.Extra--
+				r.Destination--
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -277,7 +298,7 @@ func scan(root string) ([]folder, error) {
 
 func readMarker(dir string) (marker, error) {
 	var m marker
-	b, err := os.ReadFile(filepath.Join(dir, MarkerName))
+	b, err := os.ReadFile(markerPath(dir))
 	if err != nil {
 		return m, err
 	}
@@ -285,7 +306,7 @@ func readMarker(dir string) (marker, error) {
 		return m, err
 	}
 	if m.Tool != markerTool || !slices.Contains([]string{statePartial, stateComplete, stateRemoving}, m.State) {
-		return m, fmt.Errorf("%s: not a miexit backup marker", filepath.Join(dir, MarkerName))
+		return m, fmt.Errorf("%s: not a miexit backup marker", markerPath(dir))
 	}
 	return m, nil
 }
@@ -295,17 +316,20 @@ func writeMarker(dir string, m marker) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(dir, MarkerName)
+	p := markerPath(dir)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
 	if err := fsutil.WriteFile(p, append(b, '\n'), true); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return fsutil.SyncDir(dir)
+	return fsutil.SyncDir(filepath.Dir(p))
 }
 
 func destName(dir string) string { return "dir:" + dir }
 
-// files calls fn for every regular file of a backup folder except the
-// marker and leftover temp files, with its slash-separated relative path.
+// files calls fn for every regular file of a backup folder except
+// leftover temp files, with its slash-separated relative path.
 func files(ctx context.Context, dir string, fn func(rel, p string, info fs.FileInfo) error) error {
 	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -320,9 +344,6 @@ func files(ctx context.Context, dir string, fn func(rel, p string, info fs.FileI
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
-		}
-		if rel == MarkerName {
-			return nil
 		}
 		info, err := de.Info()
 		if err != nil {
@@ -428,19 +449,19 @@ func moveRecords(ctx context.Context, led *ledger.Ledger, oldDir, newDir string)
 // dropExtras removes from the new backup the files it got from the previous
 // one that the source no longer has, so each backup is what a fresh
 // migrate would write. The older backups keep them.
-func dropExtras(ctx context.Context, led *ledger.Ledger, dir, snapDir string) (int, error) {
+func dropExtras(ctx context.Context, led *ledger.Ledger, dir, snapDir string) ([]string, error) {
 	snap, err := snapshot.Open(snapDir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	want := map[string]bool{snapshot.ManifestPath: true}
 	for e, err := range snap.Files() {
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		want[e.Path] = true
 	}
-	n := 0
+	var gone []string
 	err = files(ctx, dir, func(rel, p string, _ fs.FileInfo) error {
 		if want[rel] {
 			return nil
@@ -448,14 +469,14 @@ func dropExtras(ctx context.Context, led *ledger.Ledger, dir, snapDir string) (i
 		if err := os.Remove(p); err != nil {
 			return err
 		}
-		n++
+		gone = append(gone, rel)
 		return led.Delete(destName(dir), rel)
 	})
 	if err != nil {
-		return n, fmt.Errorf("backup %s: %w", dir, err)
+		return gone, fmt.Errorf("backup %s: %w", dir, err)
 	}
 	removeEmptyDirs(dir)
-	return n, led.Flush()
+	return gone, led.Flush()
 }
 
 // removeEmptyDirs removes the folders under dir left empty, deepest first.
@@ -513,7 +534,23 @@ func prune(ctx context.Context, led *ledger.Ledger, root, newest string, keep in
 		log.Info("removed an old backup", "path", f.path)
 		removed = append(removed, f.name)
 	}
+	sweepMarkers(root, newest)
 	return removed, kept, led.Flush()
+}
+
+// sweepMarkers removes markers whose folder is gone: left by a run killed
+// between writing its marker and making its folder.
+func sweepMarkers(root, newest string) {
+	des, _ := os.ReadDir(filepath.Join(root, MarkerDir))
+	for _, de := range des {
+		name, ok := strings.CutSuffix(de.Name(), ".json")
+		if !ok || !namePattern.MatchString(name) || name >= newest {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(root, name)); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(filepath.Join(root, MarkerDir, de.Name()))
+		}
+	}
 }
 
 func removeBackup(ctx context.Context, led *ledger.Ledger, f folder) error {
@@ -540,24 +577,12 @@ func removeBackup(ctx context.Context, led *ledger.Ledger, f folder) error {
 	if err := led.Flush(); err != nil {
 		return err
 	}
+	if err := os.RemoveAll(f.path); err != nil {
+		return fmt.Errorf("remove old backup %s: %w", f.path, err)
+	}
 	// The marker goes last, so a folder only half removed is still known
 	// as ours.
-	des, err := os.ReadDir(f.path)
-	if err != nil {
-		return fmt.Errorf("remove old backup %s: %w", f.path, err)
-	}
-	for _, de := range des {
-		if de.Name() == MarkerName {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(f.path, de.Name())); err != nil {
-			return fmt.Errorf("remove old backup %s: %w", f.path, err)
-		}
-	}
-	if err := os.Remove(filepath.Join(f.path, MarkerName)); err != nil {
-		return fmt.Errorf("remove old backup %s: %w", f.path, err)
-	}
-	if err := os.Remove(f.path); err != nil {
+	if err := os.Remove(markerPath(f.path)); err != nil {
 		return fmt.Errorf("remove old backup %s: %w", f.path, err)
 	}
 	return nil

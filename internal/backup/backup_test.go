@@ -63,6 +63,12 @@ func (e *env) mustRun(t *testing.T, keep int) Result {
 	if !res.Complete || !res.Migrate.Verify.OK {
 		t.Fatalf("backup not complete: %+v", res)
 	}
+	// The folder holds the copy and nothing else.
+	for _, r := range res.Migrate.Verify.Rows {
+		if r.Extra != 0 {
+			t.Errorf("%s: %d extra %s items in the backup", res.Dir, r.Extra, r.Kind)
+		}
+	}
 	return res
 }
 
@@ -177,7 +183,18 @@ func TestKeepRemovesOnlyOldestOfOurBackups(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A marker left by a run killed before it made its folder.
+	orphan := filepath.Join(e.root, MarkerDir, "2021-01-01T000000Z.json")
+	if err := os.MkdirAll(filepath.Dir(orphan), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(orphan, []byte(`{"tool":"miexit-backup","state":"partial"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	a := e.mustRun(t, 2)
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("orphan marker not swept: %v", err)
+	}
 	b := e.mustRun(t, 2)
 	if len(b.Removed) != 0 {
 		t.Fatalf("two backups with --keep 2 removed %v", b.Removed)
@@ -256,8 +273,10 @@ func TestInterruptedBackupIsNeitherCountedNorLinkedFromAndIsFinishedNext(t *test
 	if next.LinkedFrom != filepath.Base(good.Dir) {
 		t.Errorf("next run linked from %q, want the last complete backup %q", next.LinkedFrom, filepath.Base(good.Dir))
 	}
-	if _, err := os.Stat(cut.Dir); !os.IsNotExist(err) {
-		t.Errorf("the interrupted folder is still there under its old name: %v", err)
+	for _, p := range []string{cut.Dir, markerPath(cut.Dir)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there under the interrupted run's name: %v", p, err)
+		}
 	}
 	if !slices.Equal(next.Removed, []string{filepath.Base(good.Dir)}) || !slices.Equal(next.Kept, []string{filepath.Base(next.Dir)}) {
 		t.Errorf("--keep 1: removed %v, kept %v", next.Removed, next.Kept)
