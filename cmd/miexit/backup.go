@@ -21,6 +21,9 @@ import (
 // replace it so they never change the real user's systemd or crontab.
 var timerSystem timer.System = timer.Exec{}
 
+// executable finds the binary a timer runs; tests pin it.
+var executable = os.Executable
+
 func backupCmd(g *globals) *cobra.Command {
 	var from, to, password, every string
 	var keep, jobs int
@@ -108,7 +111,7 @@ no systemd user session or with --cron. --uninstall-timer removes it.`,
 }
 
 func installTimer(cmd *cobra.Command, g *globals, every, from, to string, keep int, password string, cron bool) error {
-	if err := need("to", to); err != nil {
+	if err := errors.Join(timer.CheckEvery(every), need("to", to)); err != nil {
 		return err
 	}
 	if password != "" {
@@ -122,7 +125,7 @@ func installTimer(cmd *cobra.Command, g *globals, every, from, to string, keep i
 	if err != nil {
 		return err
 	}
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return fmt.Errorf("find the miexit binary to schedule: %w", err)
 	}

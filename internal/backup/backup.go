@@ -120,7 +120,7 @@ func (f folder) complete() bool { return f.m.State == stateComplete }
 // A verify gap is not an error: the result says Complete false and the
 // folder stays partial, to be finished by the next run.
 func Run(ctx context.Context, src, to string, o Options) (Result, error) {
-	var res Result
+	res := Result{Removed: []string{}} // [] in JSON, so a script can count it
 	root, err := Root(to)
 	if err != nil {
 		return res, err
@@ -145,12 +145,9 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 		return res, err
 	}
 
-	name := o.Now().UTC().Format(NameLayout)
+	name := newName(root, o.Now(), found)
 	target := filepath.Join(root, name)
 	res.Dir = target
-	if _, err := os.Lstat(target); err == nil && !slices.ContainsFunc(found, func(f folder) bool { return f.name == name && f.m.State == statePartial }) {
-		return res, fmt.Errorf("backup %s already exists; wait a second and run again", target)
-	}
 	var resume *folder
 	for i := range found {
 		if found[i].m.State == statePartial {
@@ -262,6 +259,27 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 
 	res.Removed, res.Kept, err = prune(ctx, led, root, name, o.Keep, o.Log)
 	return res, err
+}
+
+// newName names the new backup for the time now, later than every backup
+// already there (two runs in one second, a clock set back) and than
+// anything else of that name in root.
+func newName(root string, now time.Time, found []folder) string {
+	t := now.UTC().Truncate(time.Second)
+	if len(found) > 0 {
+		if last, err := time.Parse(NameLayout, found[len(found)-1].name); err == nil && !t.After(last) {
+			t = last.Add(time.Second)
+		}
+	}
+	for {
+		name := t.Format(NameLayout)
+		_, err := os.Lstat(filepath.Join(root, name))
+		_, merr := os.Lstat(filepath.Join(root, MarkerDir, name+".json"))
+		if errors.Is(err, fs.ErrNotExist) && errors.Is(merr, fs.ErrNotExist) {
+			return name
+		}
+		t = t.Add(time.Second)
+	}
 }
 
 // Root returns the absolute folder of a dir:PATH destination.
@@ -503,6 +521,7 @@ func prune(ctx context.Context, led *ledger.Ledger, root, newest string, keep in
 	}
 	slices.Reverse(found) // newest first
 	var doomed []folder
+	removed = []string{}
 	for _, f := range found {
 		switch {
 		case f.name == newest:

@@ -337,3 +337,19 @@ func TestDestinationMustBeAFolder(t *testing.T) {
 		}
 	}
 }
+
+func TestRunsInTheSameSecondOrWithAClockSetBackGetLaterNames(t *testing.T) {
+	e := newEnv(t)
+	a := e.mustRun(t, 0)
+	e.now = e.now.Add(-time.Hour) // run() adds an hour back: the same second
+	b := e.mustRun(t, 0)
+	e.now = e.now.Add(-48 * time.Hour)
+	c := e.mustRun(t, 0)
+	names := []string{filepath.Base(a.Dir), filepath.Base(b.Dir), filepath.Base(c.Dir)}
+	if !slices.IsSorted(names) || names[0] == names[1] || names[1] == names[2] {
+		t.Errorf("backup names %v are not strictly increasing", names)
+	}
+	if c.LinkedFrom != names[1] {
+		t.Errorf("linked from %q, want the newest %q", c.LinkedFrom, names[1])
+	}
+}

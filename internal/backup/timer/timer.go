@@ -38,9 +38,17 @@ var cronTimes = map[string]string{
 	"weekly": "17 3 * * 1",
 }
 
+// CheckEvery says whether every is a period a timer can run at.
+func CheckEvery(every string) error {
+	if _, ok := cronTimes[every]; !ok {
+		return fmt.Errorf("%w: --install-timer %q: want hourly, daily or weekly", mapping.ErrBadInput, every)
+	}
+	return nil
+}
+
 func (j Job) check() error {
-	if _, ok := cronTimes[j.Every]; !ok {
-		return fmt.Errorf("%w: --install-timer %q: want hourly, daily or weekly", mapping.ErrBadInput, j.Every)
+	if err := CheckEvery(j.Every); err != nil {
+		return err
 	}
 	if !filepath.IsAbs(j.Exe) {
 		return fmt.Errorf("%w: %q is not an absolute path to miexit", mapping.ErrBadInput, j.Exe)
