@@ -353,3 +353,58 @@ func TestRunsInTheSameSecondOrWithAClockSetBackGetLaterNames(t *testing.T) {
 		t.Errorf("linked from %q, want the newest %q", c.LinkedFrom, names[1])
 	}
 }
+
+// Where hard links are refused (another file system, FAT, some network
+// shares) the files are copied with their mtime, their ledger records
+// follow, and the importer still sees them as its own.
+func TestWithoutHardLinksFilesAreCopiedAndStillNotRewritten(t *testing.T) {
+	e := newEnv(t)
+	first := e.mustRun(t, 0)
+	link = func(string, string) error { return &os.LinkError{Op: "link", Err: os.ErrPermission} }
+	t.Cleanup(func() { link = os.Link })
+	second := e.mustRun(t, 0)
+	n := len(fileSet(t, first.Dir))
+	if second.Stats.Linked != 0 || second.Stats.LinkCopied != n || second.Stats.Copied != 0 {
+		t.Errorf("stats %+v; want %d files copied from the previous backup, none linked, none from the snapshot", second.Stats, n)
+	}
+	a, b := fileSet(t, first.Dir), fileSet(t, second.Dir)
+	for rel, info := range b {
+		if os.SameFile(info, a[rel]) || !info.ModTime().Equal(a[rel].ModTime()) || info.Size() != a[rel].Size() {
+			t.Errorf("%s: not a separate copy with the same size and mtime", rel)
+		}
+	}
+	led, err := ledger.Open(statedir.Ledger(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	rec, ok, err := led.Get(destName(second.Dir), photo)
+	if err != nil || !ok || !rec.ModTime.Equal(b[photo].ModTime()) {
+		t.Errorf("ledger record for the copied photo: %+v %v %v", rec, ok, err)
+	}
+}
+
+// The linked files' ledger records are carried to the new folder, so the
+// importer trusts them without reading them again.
+func TestLinkTreeCarriesLedgerRecords(t *testing.T) {
+	e := newEnv(t)
+	first := e.mustRun(t, 0)
+	dst := filepath.Join(e.root, "next")
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(statedir.Ledger(e.state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	var st Stats
+	if err := linkTree(context.Background(), led, first.Dir, dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	from, _ := led.Len(destName(first.Dir))
+	to, _ := led.Len(destName(dst))
+	if from == 0 || to != from {
+		t.Errorf("%d records carried of %d", to, from)
+	}
+}
