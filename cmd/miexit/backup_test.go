@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/miexit/miexit/internal/adbtest"
 	"github.com/miexit/miexit/internal/backup/timer"
 )
 
@@ -218,5 +221,65 @@ func TestInstallAndUninstallTimer(t *testing.T) {
 	}
 	if n := lastJSON(t, r.stdout)["cron_lines"]; n != float64(1) || sys.crontab != "0 1 * * * /usr/bin/true\n" {
 		t.Errorf("uninstall removed %v lines, crontab now %q", n, sys.crontab)
+	}
+}
+
+// fakePhone is a phone with empty providers and two camera photos, served
+// by the fake ADB server that the default --from adb finds through
+// ADB_SERVER_SOCKET.
+func fakePhone(t *testing.T) *adbtest.Device {
+	t.Helper()
+	d := adbtest.NewDevice("fake-backup-phone")
+	data := []string{"_id", "raw_contact_id", "contact_id", "is_primary", "mimetype"}
+	for i := 1; i <= 15; i++ {
+		data = append(data, fmt.Sprintf("data%d", i))
+	}
+	for uri, cols := range map[string][]string{
+		"content://com.android.contacts/raw_contacts": {"_id", "contact_id", "deleted", "account_type"},
+		"content://com.android.contacts/groups":       {"_id", "deleted", "title", "system_id"},
+		"content://com.android.contacts/data":         data,
+		"content://sms":                               {"_id", "thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body"},
+		"content://mms":                               {"_id", "thread_id", "date", "date_sent", "msg_box", "read", "m_type", "sub_id", "locked", "sub", "ct_t"},
+		"content://mms/part":                          {"_id", "mid", "seq", "chset", "ct", "name", "cid", "cl", "text", "_data"},
+		"content://mms/addr":                          {"_id", "msg_id", "type", "charset", "address"},
+		"content://call_log/calls":                    {"_id", "date", "duration", "type", "subscription_id", "number", "name"},
+	} {
+		d.Prov.Set(uri, &adbtest.Table{Columns: cols, Functions: true})
+	}
+	mod := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	d.Files.Add("/storage/emulated/0/DCIM/Camera/IMG_1.jpg", []byte("\xff\xd8\xff\xe0 first photo"), mod)
+	d.Files.Add("/storage/emulated/0/DCIM/Camera/IMG_2.jpg", []byte("\xff\xd8\xff\xe0 second photo"), mod)
+	srv := adbtest.NewServer(t, d)
+	t.Setenv("ADB_SERVER_SOCKET", "tcp:"+srv.Addr)
+	return d
+}
+
+func TestBackupFromTheDefaultADBSource(t *testing.T) {
+	_, dest := setup(t)
+	d := fakePhone(t)
+	r := miexit(t, "backup", "--to", "dir:"+dest, "--json")
+	if r.code != 0 {
+		t.Fatalf("first backup exit %d: %s", r.code, r.stderr)
+	}
+	first := lastJSON(t, r.stdout)
+	if n := stats(t, first)["copied"].(float64); n < 2 {
+		t.Fatalf("first backup copied %v files: %v", n, first)
+	}
+	d.Files.Add("/storage/emulated/0/DCIM/Camera/IMG_2.jpg", []byte("\xff\xd8\xff\xe0 second photo, edited"), time.Date(2026, 5, 2, 10, 0, 0, 0, time.UTC))
+	r = miexit(t, "backup", "--to", "dir:"+dest, "--json")
+	if r.code != 0 {
+		t.Fatalf("second backup exit %d: %s", r.code, r.stderr)
+	}
+	second := lastJSON(t, r.stdout)
+	if n := stats(t, second)["copied"].(float64); n != 1 {
+		t.Errorf("second backup copied %v files, want the edited photo only", n)
+	}
+	a, err := os.Stat(filepath.Join(first["backup"].(string), "media", "DCIM", "Camera", "IMG_1.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.Stat(filepath.Join(second["backup"].(string), "media", "DCIM", "Camera", "IMG_1.jpg"))
+	if err != nil || !os.SameFile(a, b) {
+		t.Errorf("the unchanged photo is not a hard link to the first backup's: %v", err)
 	}
 }
