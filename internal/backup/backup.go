@@ -140,6 +140,11 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return res, fmt.Errorf("backup %s: %w", root, err)
 	}
+	unlock, err := lockRoot(root)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	found, err := scan(root)
 	if err != nil {
 		return res, err

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -407,4 +409,21 @@ func TestLinkTreeCarriesLedgerRecords(t *testing.T) {
 	if from == 0 || to != from {
 		t.Errorf("%d records carried of %d", to, from)
 	}
+}
+
+func TestSecondBackupIntoTheSameFolderAtOnceIsRefused(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockRoot(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.run(context.Background(), t, 0, nil)
+	if runtime.GOOS != "windows" && (err == nil || !strings.Contains(err.Error(), "another miexit backup")) {
+		t.Errorf("backup while another holds the folder: %v", err)
+	}
+	unlock()
+	e.mustRun(t, 0)
 }
