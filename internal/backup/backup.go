@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miexit/miexit/importers"
+	dirimp "github.com/miexit/miexit/importers/dir"
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/pipeline"
@@ -349,7 +351,15 @@ func writeMarker(dir string, m marker) error {
 	return fsutil.SyncDir(filepath.Dir(p))
 }
 
-func destName(dir string) string { return "dir:" + dir }
+// destName is the name the dir importer files a folder's ledger records
+// under; asking the importer keeps the two in step.
+func destName(dir string) string {
+	d, err := dirimp.New(importers.Params{Arg: dir})
+	if err != nil {
+		return "dir:" + dir
+	}
+	return d.Name()
+}
 
 // files calls fn for every regular file of a backup folder except
 // leftover temp files, with its slash-separated relative path.
