@@ -175,7 +175,7 @@ func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return "", fmt.Errorf("write %s: %w", dst, err)
 	}
 	h := sha256.New()
-	n, err := io.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
+	n, err := fsutil.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
 	if err != nil {
 		fsutil.Abort(f)
 		return "", fmt.Errorf("copy %s: %w", e.Path, err)
@@ -280,7 +280,38 @@ func (d *Importer) listRecords(ctx context.Context, kind mapping.Kind, rel strin
 	}
 }
 
+// ListWritten implements importers.WrittenLister: as List, except that a
+// file whose size and mtime are still those the ledger recorded when this
+// importer wrote it is not read back; the sha256 computed while writing it
+// stands. Anything else (a file touched, replaced or copied in by hand) is
+// read and hashed.
+func (d *Importer) ListWritten(ctx context.Context, kind mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error] {
+	if !snapshot.WholeFile(kind) {
+		return d.List(ctx, kind)
+	}
+	return func(yield func(mapping.Remote, error) bool) {
+		d.listFilesWith(ctx, kind, led, yield)
+	}
+}
+
 func (d *Importer) listFiles(ctx context.Context, kind mapping.Kind, yield func(mapping.Remote, error) bool) {
+	d.listFilesWith(ctx, kind, nil, yield)
+}
+
+// written returns the sha256 recorded for rel when the file is unchanged
+// since this importer wrote it.
+func (d *Importer) written(led *ledger.Ledger, rel string, info fs.FileInfo) (string, bool) {
+	if led == nil {
+		return "", false
+	}
+	rec, ok, err := led.Get(d.Name(), rel)
+	if err != nil || !ok || rec.SHA256 == "" || rec.Size != info.Size() || !rec.ModTime.Equal(info.ModTime()) {
+		return "", false
+	}
+	return rec.SHA256, true
+}
+
+func (d *Importer) listFilesWith(ctx context.Context, kind mapping.Kind, led *ledger.Ledger, yield func(mapping.Remote, error) bool) {
 	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -303,13 +334,15 @@ func (d *Importer) listFiles(ctx context.Context, kind mapping.Kind, yield func(
 		if rel == snapshot.ManifestPath || snapshot.KindOf(rel) != kind {
 			return nil
 		}
-		sum, err := hashFile(p)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
-		}
 		info, err := de.Info()
 		if err != nil {
 			return err
+		}
+		sum, ok := d.written(led, rel, info)
+		if !ok {
+			if sum, err = hashFile(p); err != nil {
+				return fmt.Errorf("read %s: %w", p, err)
+			}
 		}
 		key := rel
 		if kind == mapping.KindMedia {
