@@ -24,11 +24,10 @@ func run(ctx context.Context, stdin string, name string, args ...string) (string
 	}
 	err := cmd.Run()
 	if err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if msg == "" {
-			msg = err.Error()
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			return out.String(), fmt.Errorf("%s %s: %s: %w", name, strings.Join(args, " "), msg, err)
 		}
-		return out.String(), fmt.Errorf("%s %s: %s: %w", name, strings.Join(args, " "), msg, err)
+		return out.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	return out.String(), nil
 }
@@ -53,7 +52,7 @@ func (Exec) ReadCrontab(ctx context.Context) (string, error) {
 		return "", nil
 	}
 	if errors.Is(err, exec.ErrNotFound) {
-		return "", fmt.Errorf("no crontab command here (install cron, or run in a systemd user session): %w", err)
+		return "", errors.New("no crontab command here")
 	}
 	return out, err
 }

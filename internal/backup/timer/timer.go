@@ -213,10 +213,11 @@ func Install(ctx context.Context, sys System, j Job, o Options) (Installed, erro
 	}
 	var notes []string
 	useCron := o.Cron
+	var noSystemd error
 	if !useCron {
-		if err := sys.SystemdUser(ctx); err != nil {
+		if noSystemd = sys.SystemdUser(ctx); noSystemd != nil {
 			useCron = true
-			notes = append(notes, fmt.Sprintf("systemd user session not reachable (%v); using cron instead", err))
+			notes = append(notes, fmt.Sprintf("systemd user session not reachable (%v); using cron instead", noSystemd))
 		}
 	}
 	if useCron {
@@ -225,6 +226,9 @@ func Install(ctx context.Context, sys System, j Job, o Options) (Installed, erro
 			return Installed{}, err
 		}
 		tab, err := sys.ReadCrontab(ctx)
+		if err != nil && noSystemd != nil {
+			return Installed{}, fmt.Errorf("cannot schedule here: no systemd user session (%v) and no usable crontab (%v); install cron, or run this inside your desktop or ssh session where `systemctl --user` works", noSystemd, err)
+		}
 		if err != nil {
 			return Installed{}, fmt.Errorf("read crontab: %w", err)
 		}
@@ -284,10 +288,8 @@ func Uninstall(ctx context.Context, sys System, o Options) (Removed, error) {
 	}
 	tab, cerr := sys.ReadCrontab(ctx)
 	if cerr != nil {
-		if len(r.Files) > 0 {
-			return r, nil // no cron here, and the timer is gone
-		}
-		return r, fmt.Errorf("read crontab: %w", cerr)
+		// No usable cron here, so no line of ours either.
+		return r, nil
 	}
 	rest, n := stripCron(tab)
 	if n > 0 {

@@ -273,9 +273,9 @@ func TestUninstallWithoutCronStillRemovesUnits(t *testing.T) {
 	if err != nil || len(r.Files) != 2 {
 		t.Fatalf("uninstall: %+v, %v", r, err)
 	}
-	// Nothing installed and no cron: say so.
-	if _, err := Uninstall(context.Background(), fake, Options{ConfigHome: home}); err == nil {
-		t.Error("uninstall with nothing to remove and no crontab reported success")
+	// Nothing installed and no cron: nothing removed, and no error.
+	if r, err := Uninstall(context.Background(), fake, Options{ConfigHome: home}); err != nil || len(r.Files) != 0 || r.CronLines != 0 {
+		t.Errorf("second uninstall: %+v, %v", r, err)
 	}
 }
 
@@ -288,5 +288,13 @@ func TestConfigHomeHonoursXDG(t *testing.T) {
 	t.Setenv("HOME", "/home/ana")
 	if got := ConfigHome(); got != "/home/ana/.config" {
 		t.Errorf("ConfigHome() = %s", got)
+	}
+}
+
+func TestNeitherSystemdNorCronSaysBoth(t *testing.T) {
+	fake := &fakeSystem{noSystemd: true, noCron: true}
+	_, err := Install(context.Background(), fake, job("/usr/bin/miexit"), Options{ConfigHome: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "no systemd user session") || !strings.Contains(err.Error(), "crontab") {
+		t.Errorf("error %v does not name both schedulers", err)
 	}
 }
