@@ -187,18 +187,17 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	switch {
 	case resume != nil:
 		res.Resumed = resume.name
-		if resume.name != name {
-			// The folder takes the name of the run that completes it; its
-			// ledger records follow it, so its files stay "ours".
-			if err := os.Rename(resume.path, target); err != nil {
-				return res, fmt.Errorf("resume %s: %w", resume.path, err)
-			}
-			if err := os.Remove(markerPath(resume.path)); err != nil {
-				return res, fmt.Errorf("resume %s: %w", resume.path, err)
-			}
-			if err := moveRecords(ctx, led, resume.path, target); err != nil {
-				return res, err
-			}
+		// The folder takes the name of the run that completes it (newName
+		// is always later); its ledger records follow it, so its files
+		// stay "ours".
+		if err := os.Rename(resume.path, target); err != nil {
+			return res, fmt.Errorf("resume %s: %w", resume.path, err)
+		}
+		if err := os.Remove(markerPath(resume.path)); err != nil {
+			return res, fmt.Errorf("resume %s: %w", resume.path, err)
+		}
+		if err := moveRecords(ctx, led, resume.path, target); err != nil {
+			return res, err
 		}
 		o.Log.Info("resuming an interrupted backup", "was", resume.name, "now", name)
 	default:
