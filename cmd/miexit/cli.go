@@ -123,7 +123,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &gap):
 		fmt.Fprintln(stderr, "miexit:", err)
 		return exitFail
-	case errors.As(err, &use), errors.Is(err, mapping.ErrBadInput):
+	case errors.As(err, &use):
+		fmt.Fprintln(stderr, "miexit:", err)
+		fmt.Fprintln(stderr, helpHint(root, args))
+		return exitUsage
+	case errors.Is(err, mapping.ErrBadInput):
 		fmt.Fprintln(stderr, "miexit:", err)
 		return exitUsage
 	case ctx.Err() != nil:
@@ -131,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	case isCobraUsage(err):
 		fmt.Fprintln(stderr, "miexit:", err)
-		fmt.Fprintln(stderr, "Run 'miexit --help' for usage.")
+		fmt.Fprintln(stderr, helpHint(root, args))
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, "miexit:", err)
@@ -172,6 +176,8 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
 	root.AddCommand(backupCmd(g))
+	root.AddCommand(checklistCmd(g))
+	finishTree(g, root)
 	return root
 }
 
@@ -374,6 +380,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			g.recordVerify(from, res)
 			return g.reportVerify(res)
 		},
 	}
@@ -453,6 +460,9 @@ func migrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !dry {
+				g.recordVerify(from, res.Verify)
+			}
 			imp := importSummary(res.Import.Destination, tally)
 			reportPath, next := "", ""
 			if !dry {
@@ -501,10 +511,11 @@ var version = "dev"
 
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print miexit's version",
-		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
+		Use:     "version",
+		Short:   "Print miexit's version",
+		Example: "  miexit version",
+		Args:    cobra.NoArgs,
+		Run:     func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
 	}
 }
 
@@ -529,22 +540,22 @@ func writeReport(ctx context.Context, g *globals, from string, res pipeline.Migr
 	_, next := report.NextStep(in)
 	if snap, err := snapshot.Open(snapDir); err == nil && res.Export.Counts.Messages > 0 {
 		if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
-			fmt.Fprintln(g.stderr, "miexit: message pages not written:", err)
+			fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)
 		}
 	}
 	p := filepath.Join(snapDir, "report.html")
 	f, err := fsutil.CreateTemp(p)
 	if err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	if err := report.WriteReport(f, in); err != nil {
 		fsutil.Abort(f)
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	if err := fsutil.Commit(f, p, false); err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	return p, next
