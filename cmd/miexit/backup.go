@@ -107,6 +107,7 @@ no systemd user session or with --cron. --uninstall-timer removes it.`,
 	f.StringVar(&every, "install-timer", "", "run this backup on a schedule: hourly, daily or weekly")
 	f.BoolVar(&uninstall, "uninstall-timer", false, "remove the scheduled backup")
 	f.BoolVar(&cron, "cron", false, "with --install-timer: use a crontab line even where systemd user timers work")
+	c.RegisterFlagCompletionFunc("install-timer", cobra.FixedCompletions([]string{"hourly", "daily", "weekly"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
 
