@@ -176,6 +176,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
+	root.AddCommand(backupCmd(g))
 	root.AddCommand(checklistCmd(g))
 	finishTree(g, root)
 	return root
