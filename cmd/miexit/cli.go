@@ -83,6 +83,7 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 	default:
 		p := ui.New(g.stderr, ui.Options{})
 		g.prog, o.Progress = p, p
+		o.Totals = p.SetTotal
 	}
 	return o
 }

@@ -33,6 +33,9 @@ type Options struct {
 	Concurrency int
 	Log         *slog.Logger
 	Progress    progress.Reporter
+	// Totals, when set, is told how many items of a kind a phase will
+	// report, before it starts (for progress bars' lengths and ETAs).
+	Totals func(k mapping.Kind, items int64)
 	// linkLocal is set by Migrate: its snapshot may hard-link a local
 	// source's media (see snapshot.Options.LinkLocal), because the same
 	// run copies them on to the destination and checks them there.
@@ -198,6 +201,11 @@ func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, erro
 		return ImportResult{}, err
 	}
 	defer led.Close()
+	if o.Totals != nil {
+		c := snap.Counts()
+		o.Totals(mapping.KindMedia, int64(c.Media))
+		o.Totals(mapping.KindNote, int64(c.Notes))
+	}
 	if err := imp.Import(ctx, snap, led, o.Progress); err != nil {
 		return ImportResult{Destination: imp.Name()}, fmt.Errorf("import to %s: %w", imp.Name(), err)
 	}
