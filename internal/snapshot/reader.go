@@ -177,6 +177,17 @@ func lineManifest(head []byte) bool {
 // field), so a line's kind is read without decoding it.
 var kindPrefix = []byte(`{"kind":"`)
 
+// kindOf is mapping.Kind(b) without allocating for the known kinds: a
+// manifest has one line per message.
+func kindOf(b []byte) mapping.Kind {
+	for _, k := range mapping.Kinds {
+		if string(b) == string(k) {
+			return k
+		}
+	}
+	return mapping.Kind(b)
+}
+
 func (r *Reader) scanLines(br *bufio.Reader, want func(mapping.Kind) bool, yield func(mapping.Entry, error) bool) {
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -193,7 +204,7 @@ func (r *Reader) scanLines(br *bufio.Reader, want func(mapping.Kind) bool, yield
 		if want != nil && bytes.HasPrefix(line, kindPrefix) {
 			rest := line[len(kindPrefix):]
 			if end := bytes.IndexByte(rest, '"'); end > 0 {
-				if k := mapping.Kind(rest[:end]); !want(k) {
+				if k := kindOf(rest[:end]); !want(k) {
 					if !yield(mapping.Entry{Kind: k}, nil) {
 						return
 					}
