@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -67,8 +68,13 @@ const stateFormat = "archive-1"
 func (e *Exporter) State(ctx context.Context) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%t\x00", stateFormat, e.p.Password != "")
+	var buf []byte
 	add := func(rel string, info fs.FileInfo) {
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00", rel, info.Mode().Type(), info.Size(), info.ModTime().UnixNano())
+		buf = append(buf[:0], rel...)
+		buf = binary.LittleEndian.AppendUint32(append(buf, 0), uint32(info.Mode().Type()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(info.Size()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(info.ModTime().UnixNano()))
+		h.Write(buf)
 	}
 	root, err := filepath.Abs(e.path)
 	if err != nil {
