@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -73,6 +74,13 @@ type Options struct {
 	Progress progress.Reporter
 	// DryRun counts and reports what an export would write, writing nothing.
 	DryRun bool
+	// LinkLocal lets media that are files on this computer (Media.Local)
+	// enter the snapshot as hard links, read once to hash them and never
+	// written: migrate then costs one copy, not two. Off, the snapshot is
+	// a copy independent of the source.
+	LinkLocal bool
+	// SourceState is recorded in the manifest (see exporters.Stater).
+	SourceState string
 }
 
 // Writer builds a snapshot. Its Add methods are safe for concurrent use; the
@@ -148,7 +156,7 @@ func Create(dir string, opt Options) (*Writer, error) {
 }
 
 func (w *Writer) loadPrev(r *Reader) {
-	for e, err := range r.Entries() {
+	for e, err := range r.EntriesOf(WholeFile) {
 		if err != nil {
 			w.log.Warn("previous manifest unreadable; copying everything again", "err", err)
 			clear(w.prev)
@@ -518,11 +526,6 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.WouldCopy, Bytes: max(m.Size, 0)})
 		return nil
 	}
-	rc, err := open(ctx)
-	if err != nil {
-		return fmt.Errorf("media %s: %w", rel, err)
-	}
-	defer rc.Close()
 	e := mapping.Entry{Kind: mapping.KindMedia, Key: rel, Path: p, Modified: m.ModTime.Truncate(time.Second)}
 	var sha1h hash.Hash
 	if m.SHA1 != "" {
@@ -539,9 +542,26 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		}
 		return nil
 	}
-	e, err = w.copyIn(ctx, e, rc, sha1h, check)
-	if err != nil {
-		return fmt.Errorf("media %s: %w", rel, err)
+	linked := false
+	if w.opt.LinkLocal && m.Local != "" {
+		var err error
+		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check); err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
+		if !linked && sha1h != nil {
+			sha1h.Reset()
+		}
+	}
+	if !linked {
+		rc, err := open(ctx)
+		if err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
+		e, err = w.copyIn(ctx, e, rc, sha1h, check)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
 	}
 	if !m.Taken.IsZero() {
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
@@ -570,7 +590,9 @@ func (w *Writer) unchanged(rel string, size int64, mod time.Time) (mapping.Entry
 		return mapping.Entry{}, false
 	}
 	st, err := os.Stat(filepath.Join(w.dir, filepath.FromSlash(p)))
-	if err != nil || st.Size() != prev.Size || !st.ModTime().Equal(prev.Modified) {
+	// A hard-linked file keeps its source's sub-second mtime; the manifest
+	// holds whole seconds, as a copy's mtime does.
+	if err != nil || st.Size() != prev.Size || !st.ModTime().Truncate(time.Second).Equal(prev.Modified) {
 		return mapping.Entry{}, false
 	}
 	return prev, true
@@ -611,7 +633,7 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	n, err := io.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
 	if err == nil && check != nil {
 		err = check(n)
 	}
@@ -634,6 +656,61 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	w.copied += n
 	w.mu.Unlock()
 	return e, nil
+}
+
+// linkIn puts the local file src into the snapshot at e.Path as a hard
+// link: it is read once, to hash and sniff it, and never written. The link
+// cannot alter the source because the snapshot never writes a file in
+// place (every change is a new file renamed over the old name, and a
+// linked file's mtime is never set). It reports false, with no error, when
+// the file system refuses the link (another device, a file system without
+// links, protected_hardlinks), so the caller copies instead.
+func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error) (mapping.Entry, bool, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return e, false, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return e, false, err
+	}
+	h := sha256.New()
+	sn := &sniffer{}
+	ws := []io.Writer{h, sn}
+	if extra != nil {
+		ws = append(ws, extra)
+	}
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
+	if err == nil && check != nil {
+		err = check(n)
+	}
+	if err != nil {
+		return e, false, err
+	}
+	after, err := os.Stat(src)
+	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
+		return e, false, fmt.Errorf("%s changed while being read; run again", src)
+	}
+	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
+	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, after) {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return e, false, err
+		}
+		tmp := filepath.Join(filepath.Dir(dst), fsutil.TempPrefix+"link-"+rand.Text())
+		if err := os.Link(src, tmp); err != nil {
+			w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
+			return e, false, nil
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return e, false, err
+		}
+	}
+	e.Size = n
+	e.SHA256 = hex.EncodeToString(h.Sum(nil))
+	e.MIME = media.Sniff(sn.head)
+	return e, true, nil
 }
 
 // sniffer keeps the first bytes of a stream for media.Sniff.
@@ -772,7 +849,7 @@ func (w *Writer) commitDoc(f *os.File, dst, rel string) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := fsutil.Copy(h, f)
 	if err != nil {
 		fsutil.Abort(f)
 		return fmt.Errorf("snapshot %s: %w", rel, err)
