@@ -285,7 +285,7 @@ func hashString(sum []byte, hs importers.Hasher) string {
 }
 
 // heldKey and held keep the destination's listing small while the
-// manifest is walked (about 90 bytes an item instead of 300: no path or
+// manifest is walked (about 120 bytes an item instead of 300: no path or
 // key strings, the sha256 as bytes), because verify holds every remote
 // item at once. heldKey is the first 16 bytes of the sha256 of the match
 // key: a collision would take 2^64 items.
