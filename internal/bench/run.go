@@ -114,7 +114,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if rclone == "" {
 		rclone, _ = exec.LookPath("rclone")
 	}
-	if rclone == "" || rclone == "-" {
+	if rclone == "-" {
+		add(Row{ID: RowRclone, Measure: "`rclone copy`", Value: "skipped", Note: "-rclone -"})
+	} else if rclone == "" {
 		add(Row{ID: RowRclone, Measure: "`rclone copy`", Value: "skipped", Note: "rclone not installed (apt-get install rclone)"})
 	} else {
 		c.Log.Info("rclone copy")
