@@ -482,6 +482,13 @@ type Opener func(ctx context.Context) (io.ReadCloser, error)
 // it on the way, unless the previous export already holds it with the same
 // size and modification time. Thumbnails are counted, not copied.
 func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) error {
+	return w.AddMediaHashed(ctx, m, open, nil)
+}
+
+// AddMediaHashed is AddMedia for a local file (m.Local) already read by
+// HashLocal, on another goroutine while the export went on: when the file
+// is still the one that was hashed, it is linked without being read again.
+func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opener, pre *LocalHash) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -536,7 +543,7 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	linked := false
 	if w.opt.LinkLocal && m.Local != "" {
 		var err error
-		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check); err != nil {
+		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check, pre); err != nil {
 			return fmt.Errorf("media %s: %w", rel, err)
 		}
 		if !linked && sha1h != nil {
@@ -562,6 +569,10 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	}
 	return w.finishMedia(e, false)
 }
+
+// LinksLocal reports whether AddMedia links local files (Options.LinkLocal
+// on a writer that writes), so a source knows hashing them ahead is useful.
+func (w *Writer) LinksLocal() bool { return w.opt.LinkLocal && !w.opt.DryRun }
 
 // HasUnchanged reports whether the snapshot already holds the media file
 // rel from the previous export, with this size and modification time and
@@ -656,33 +667,24 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 // linked file's mtime is never set). It reports false, with no error, when
 // the file system refuses the link (another device, a file system without
 // links, protected_hardlinks), so the caller copies instead.
-func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error) (mapping.Entry, bool, error) {
-	f, err := os.Open(src)
-	if err != nil {
-		return e, false, err
+func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error, pre *LocalHash) (mapping.Entry, bool, error) {
+	var sum LocalHash
+	if pre != nil && extra == nil && pre.unchanged(src) {
+		sum = *pre
+	} else {
+		got, err := hashLocal(ctx, src, extra)
+		if err != nil {
+			return e, false, err
+		}
+		sum = *got
 	}
-	defer f.Close()
-	before, err := f.Stat()
-	if err != nil {
-		return e, false, err
+	n := sum.Size
+	if check != nil {
+		if err := check(n); err != nil {
+			return e, false, err
+		}
 	}
-	h := sha256.New()
-	sn := &sniffer{}
-	ws := []io.Writer{h, sn}
-	if extra != nil {
-		ws = append(ws, extra)
-	}
-	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
-	if err == nil && check != nil {
-		err = check(n)
-	}
-	if err != nil {
-		return e, false, err
-	}
-	after, err := os.Stat(src)
-	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
-		return e, false, fmt.Errorf("%s changed while being read; run again", src)
-	}
+	after := sum.info
 	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
 	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, after) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -693,15 +695,67 @@ func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra 
 			w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
 			return e, false, nil
 		}
+		// The name may have been given to another file since it was read.
+		if st, err := os.Lstat(tmp); err != nil || !os.SameFile(st, after) || st.Size() != n || !st.ModTime().Equal(after.ModTime()) {
+			os.Remove(tmp)
+			return e, false, fmt.Errorf("%s changed while being read; run again", src)
+		}
 		if err := os.Rename(tmp, dst); err != nil {
 			os.Remove(tmp)
 			return e, false, err
 		}
 	}
 	e.Size = n
-	e.SHA256 = hex.EncodeToString(h.Sum(nil))
-	e.MIME = media.Sniff(sn.head)
+	e.SHA256 = sum.SHA256
+	e.MIME = media.Sniff(sum.head)
 	return e, true, nil
+}
+
+// LocalHash is what one read of a local file tells the snapshot: its
+// sha256, its first bytes, and the file as it was when read.
+type LocalHash struct {
+	SHA256 string
+	Size   int64
+	head   []byte
+	info   os.FileInfo
+}
+
+// HashLocal reads the local file p once, for AddMediaHashed.
+func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
+	return hashLocal(ctx, p, nil)
+}
+
+func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	sn := &sniffer{}
+	ws := []io.Writer{h, sn}
+	if extra != nil {
+		ws = append(ws, extra)
+	}
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
+	if err != nil {
+		return nil, err
+	}
+	after, err := os.Stat(p)
+	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
+		return nil, fmt.Errorf("%s changed while being read; run again", p)
+	}
+	return &LocalHash{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, head: sn.head, info: after}, nil
+}
+
+// unchanged reports whether p is still the file that was hashed.
+func (l *LocalHash) unchanged(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && l.info != nil && os.SameFile(st, l.info) && st.Size() == l.Size && st.ModTime().Equal(l.info.ModTime())
 }
 
 // sniffer keeps the first bytes of a stream for media.Sniff.
