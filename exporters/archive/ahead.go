@@ -45,7 +45,8 @@ func newHashAhead(ctx context.Context, w *snapshot.Writer) *hashAhead {
 				if h.ctx.Err() == nil {
 					// A file that cannot be hashed here is read again,
 					// with its error reported, when it is added.
-					p.m.hashed, _ = snapshot.HashLocal(h.ctx, p.m.local)
+					rel, mod := mediaPath(p.m)
+					p.m.hashed, _ = snapshot.HashLocalMedia(h.ctx, p.m.local, rel, mod)
 				}
 				close(p.done)
 			}

@@ -61,7 +61,7 @@ func TestHashingAheadKeepsTheSequentialManifest(t *testing.T) {
 	}
 	for i := range seq {
 		a, b := seq[i], ahead[i]
-		if a.Kind != b.Kind || a.Key != b.Key || a.Path != b.Path || a.SHA256 != b.SHA256 || a.Size != b.Size || a.MIME != b.MIME {
+		if a.Kind != b.Kind || a.Key != b.Key || a.Path != b.Path || a.SHA256 != b.SHA256 || a.Size != b.Size || a.MIME != b.MIME || !a.Taken.Equal(b.Taken) || a.TakenFrom != b.TakenFrom {
 			t.Fatalf("entry %d: %+v linked ahead, %+v copied", i, b, a)
 		}
 	}

@@ -563,6 +563,8 @@ func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opene
 	}
 	if !m.Taken.IsZero() {
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
+	} else if linked && pre != nil && pre.takenFrom != "" && pre.SHA256 == e.SHA256 && pre.rel == rel && pre.mod.Equal(e.Modified) {
+		e.Taken, e.TakenFrom = pre.taken, pre.takenFrom
 	} else if f, err := os.Open(dst); err == nil {
 		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
 		f.Close()
@@ -718,11 +720,35 @@ type LocalHash struct {
 	Size   int64
 	head   []byte
 	info   os.FileInfo
+	// The date the picture was taken, found for the media path rel with
+	// mtime mod (HashLocalMedia).
+	rel       string
+	mod       time.Time
+	taken     time.Time
+	takenFrom string
 }
 
 // HashLocal reads the local file p once, for AddMediaHashed.
 func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
 	return hashLocal(ctx, p, nil)
+}
+
+// HashLocalMedia is HashLocal that also finds when the picture was taken
+// (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
+// with modification time mod, so that work too leaves the sequential path.
+func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
+	l, err := hashLocal(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return l, nil
+	}
+	defer f.Close()
+	l.rel, l.mod = rel, mod.Truncate(time.Second)
+	l.taken, l.takenFrom = media.Taken(f, l.Size, media.Sniff(l.head), rel, l.mod)
+	return l, nil
 }
 
 func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, error) {
