@@ -25,6 +25,16 @@ func TestHashingAheadKeepsTheSequentialManifest(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, fmt.Sprintf("notes-%d.vcf", i)), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P"+fmt.Sprint(i)+"\r\nEND:VCARD\r\n"), 0o644)
 		}
 	}
+	// Real photos with EXIF dates, and a video with an MP4 header date.
+	for _, f := range []string{"DCIM/Camera/IMG_20240501_101500.jpg", "DCIM/Camera/VID_20240502_120000.mp4"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample", filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			os.WriteFile(filepath.Join(src, "DCIM", "d1", fmt.Sprintf("x%d-%s", i, filepath.Base(f))), b, 0o644)
+		}
+	}
 	export := func(link bool) []mapping.Entry {
 		dir := filepath.Join(t.TempDir(), "snap")
 		e, err := New(exporters.Params{Arg: src})
@@ -56,13 +66,20 @@ func TestHashingAheadKeepsTheSequentialManifest(t *testing.T) {
 		return out
 	}
 	seq, ahead := export(false), export(true)
-	if len(seq) != len(ahead) || len(seq) < 63 {
+	if len(seq) != len(ahead) || len(seq) < 73 {
 		t.Fatalf("%d entries linked ahead, %d copied", len(ahead), len(seq))
 	}
+	exif := 0
 	for i := range seq {
 		a, b := seq[i], ahead[i]
+		if a.TakenFrom == "exif" || a.TakenFrom == "mp4" {
+			exif++
+		}
 		if a.Kind != b.Kind || a.Key != b.Key || a.Path != b.Path || a.SHA256 != b.SHA256 || a.Size != b.Size || a.MIME != b.MIME || !a.Taken.Equal(b.Taken) || a.TakenFrom != b.TakenFrom {
 			t.Fatalf("entry %d: %+v linked ahead, %+v copied", i, b, a)
 		}
+	}
+	if exif < 10 {
+		t.Fatalf("only %d entries dated from EXIF or MP4: the test photos lost their metadata", exif)
 	}
 }
