@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -141,6 +142,9 @@ func Create(dir string, opt Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
+	if err := sweepTemps(dir, w.log); err != nil {
+		return nil, err
+	}
 	if r, err := Open(dir); err == nil {
 		w.loadPrev(r)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -153,6 +157,24 @@ func Create(dir string, opt Options) (*Writer, error) {
 	}
 	w.entries = sp
 	return w, nil
+}
+
+// sweepTemps removes the temp files an export killed mid-way left in the
+// snapshot (a half-copied video can be large); a writer is the only one
+// writing its snapshot, so every one of them is debris.
+func sweepTemps(dir string, log *slog.Logger) error {
+	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", dir, err)
+		}
+		if de.Type().IsRegular() && fsutil.IsTemp(p) {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("snapshot %s: remove leftover %s: %w", dir, p, err)
+			}
+			log.Info("removed a temp file left by an interrupted export", "path", p)
+		}
+		return nil
+	})
 }
 
 func (w *Writer) loadPrev(r *Reader) {
