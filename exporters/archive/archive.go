@@ -165,9 +165,9 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 		return e.contacts(ctx, w, m)
 	case strings.HasSuffix(base, ".jsonl"):
 		if strings.HasPrefix(base, "call") {
-			return jsonl(ctx, m, func(c mapping.Call) error { return w.AddCall(ctx, c) })
+			return jsonl(ctx, m, same[mapping.Call], func(c mapping.Call) error { return w.AddCall(ctx, c) })
 		}
-		return jsonl(ctx, m, func(msg mapping.Message) error { return w.AddMessage(ctx, msg) })
+		return jsonl(ctx, m, snapshot.PrepareMessage, func(p *snapshot.PreparedMessage) error { return w.AddPrepared(ctx, p) })
 	case strings.HasPrefix(m.Name, snapshot.AttachmentsDir+"/"), strings.HasPrefix(m.Name, snapshot.NoteFilesDir+"/"):
 		// A snapshot's attachments keep their paths, which its messages
 		// and notes refer to.

@@ -279,9 +279,25 @@ func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
 // AddMessage adds one SMS or MMS. MMS parts with bytes must be added first
 // with AddFile and referenced by Part.File.
 func (w *Writer) AddMessage(ctx context.Context, m mapping.Message) error {
-	if err := ctx.Err(); err != nil {
+	p, err := PrepareMessage(m)
+	if err != nil {
 		return err
 	}
+	return w.AddPrepared(ctx, p)
+}
+
+// PreparedMessage is a message encoded for the snapshot by
+// PrepareMessage, which any goroutine may call, so that AddPrepared, which
+// must run in the messages' order, only writes.
+type PreparedMessage struct {
+	m     mapping.Message
+	line  []byte
+	entry []byte // its manifest entry, encoded
+}
+
+// PrepareMessage fills in a message's type and key and encodes its JSON
+// line and manifest entry.
+func PrepareMessage(m mapping.Message) (*PreparedMessage, error) {
 	if m.Type == "" {
 		m.Type = "sms"
 	}
@@ -290,14 +306,27 @@ func (w *Writer) AddMessage(ctx context.Context, m mapping.Message) error {
 	}
 	line, err := json.Marshal(&m)
 	if err != nil {
-		return fmt.Errorf("message %s: %w", m.Key, err)
+		return nil, fmt.Errorf("message %s: %w", m.Key, err)
 	}
 	if len(line) > maxMessageBytes {
-		return fmt.Errorf("%w: message %s is %d bytes, over the %d limit", mapping.ErrBadInput, m.Key, len(line), maxMessageBytes)
+		return nil, fmt.Errorf("%w: message %s is %d bytes, over the %d limit", mapping.ErrBadInput, m.Key, len(line), maxMessageBytes)
 	}
 	line = append(line, '\n')
-	return w.addRecord(mapping.KindMessage, m.Key, MessagesPath, line, func(b *smsxml.BodyWriter) error {
-		return b.Message(&m, w.openAttachment)
+	sum := sha256.Sum256(line)
+	entry, err := json.Marshal(mapping.Entry{Kind: mapping.KindMessage, Key: m.Key, Path: MessagesPath, Size: int64(len(line)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{m: m, line: line, entry: append(entry, '\n')}, nil
+}
+
+// AddPrepared adds a message made by PrepareMessage.
+func (w *Writer) AddPrepared(ctx context.Context, p *PreparedMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return w.addRecordEncoded(mapping.KindMessage, p.m.Key, MessagesPath, p.line, p.entry, func(b *smsxml.BodyWriter) error {
+		return b.Message(&p.m, w.openAttachment)
 	})
 }
 
@@ -328,6 +357,12 @@ func (w *Writer) openAttachment(rel string) (io.ReadCloser, error) {
 }
 
 func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml func(*smsxml.BodyWriter) error) error {
+	return w.addRecordEncoded(kind, key, rel, rec, nil, xml)
+}
+
+// addRecordEncoded is addRecord with the manifest entry already encoded
+// (by a PrepareMessage on another goroutine), or nil to encode it here.
+func (w *Writer) addRecordEncoded(kind mapping.Kind, key, rel string, rec, entry []byte, xml func(*smsxml.BodyWriter) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -341,7 +376,6 @@ func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml f
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(rec)
 	if !w.opt.DryRun {
 		if _, err := d.buf.Write(rec); err != nil {
 			return fmt.Errorf("snapshot %s: %w", rel, err)
@@ -351,8 +385,15 @@ func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml f
 				return fmt.Errorf("snapshot %s: %w", rel, err)
 			}
 		}
-		if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
-			return err
+		if entry != nil {
+			if err := w.entries.addEncoded(entry); err != nil {
+				return err
+			}
+		} else {
+			sum := sha256.Sum256(rec)
+			if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+				return err
+			}
 		}
 	}
 	d.n++
