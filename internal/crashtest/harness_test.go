@@ -65,7 +65,9 @@ func (e *env) environ() []string {
 			out = append(out, kv)
 		}
 	}
-	out = append(out, "MIEXIT_STATE_DIR="+e.state, "MIEXIT_CONFIG_DIR="+e.config, "HOME="+filepath.Dir(e.state))
+	// Short backoffs: the injected faults would otherwise cost seconds of
+	// sleep each, and the waits' length is not what is tested here.
+	out = append(out, "MIEXIT_STATE_DIR="+e.state, "MIEXIT_CONFIG_DIR="+e.config, "HOME="+filepath.Dir(e.state), "MIEXIT_RETRY_BASE=5ms")
 	return append(out, e.vars...)
 }
 

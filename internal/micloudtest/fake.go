@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/miexit/miexit/internal/netfault"
 )
 
 // Album is one Cloud Album.
@@ -117,9 +119,11 @@ type Options struct {
 	// the service answers 401; 0 means forever.
 	TokenLife int
 	// FailRate is the fraction of requests answered 503; ResetRate the
-	// fraction whose connection is dropped. Seed makes them repeatable.
-	FailRate, ResetRate float64
-	Seed                uint64
+	// fraction whose connection is dropped; TruncateRate the fraction
+	// served with the answer cut short (a Content-Length larger than the
+	// bytes sent). Seed makes them repeatable.
+	FailRate, ResetRate, TruncateRate float64
+	Seed                              uint64
 	// SecondValidation makes every data call demand an interactive check.
 	SecondValidation bool
 	// Encrypted makes the account one with end-to-end encryption.
@@ -172,6 +176,13 @@ func (s *Server) Close() {
 func (s *Server) UserID() string    { return s.opt.UserID }
 func (s *Server) PassToken() string { return s.opt.PassToken }
 
+// SetTruncateRate changes the fraction of answers cut short.
+func (s *Server) SetTruncateRate(rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.TruncateRate = rate
+}
+
 // SetFailRate changes the injected 503 and reset rates.
 func (s *Server) SetFailRate(fail, reset float64) {
 	s.mu.Lock()
@@ -194,7 +205,8 @@ func (s *Server) EditNote(id int64, content string, modified int64) {
 // Count returns how many requests a route received ("login", "sts",
 // "albums", "galleries", "storage", "jsonp", "download", "notes", "note",
 // "file", "notefile", "recordings", "recstorage", "contacts", "sms") or
-// how many answers of a kind were given ("503", "reset", "401").
+// how many answers of a kind were given ("503", "reset", "truncated",
+// "401").
 func (s *Server) Count(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,6 +265,10 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 		s.counts["total"]++
 		fail := s.opt.FailRate > 0 && s.rng.Float64() < s.opt.FailRate
 		reset := !fail && s.opt.ResetRate > 0 && s.rng.Float64() < s.opt.ResetRate
+		truncate := !fail && !reset && s.opt.TruncateRate > 0 && s.rng.Float64() < s.opt.TruncateRate
+		if truncate {
+			s.counts["truncated"]++
+		}
 		if fail {
 			s.counts["503"]++
 		}
@@ -265,12 +281,13 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			return
 		}
 		if reset {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-					return
-				}
-			}
+			netfault.Reset(w)
+			return
+		}
+		if truncate {
+			rec := netfault.NewRecorder()
+			defer rec.Truncate(w)
+			w = rec
 		}
 		// The web app's servers expect a browser.
 		if !strings.HasPrefix(r.UserAgent(), "Mozilla/5.0") {
