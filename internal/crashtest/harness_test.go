@@ -36,6 +36,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "go build miexit: %v\n%s", err, out)
 			return 1
 		}
+		// Readable by everyone: TestPermissionDeniedThenResume runs the
+		// binary as another user.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		src = filepath.Join(dir, "sample")
 		if err := sample.Generate(src); err != nil {
 			fmt.Fprintln(os.Stderr, "generate sample:", err)
