@@ -308,6 +308,7 @@ func TestKillAndResume(t *testing.T) {
 	n := iterations(t)
 	for di, d := range destinations {
 		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
 			want := baseline(t, d)
 			killed := 0
 			var partial []int
