@@ -129,7 +129,11 @@ var destinations = []destination{
 		srv := dropboxtest.New(t, token)
 		for _, f := range faults {
 			// A 429 without Retry-After makes the importer wait 5 s: say 1.
-			srv.Inject(dropboxtest.Fault{Route: f.on(dropboxWrites...), Status: f.status, RetryAfter: time.Second, Times: f.times, Reset: f.net == "reset", Truncate: f.net == "truncate"})
+			var after time.Duration
+			if f.status == 429 {
+				after = time.Second
+			}
+			srv.Inject(dropboxtest.Fault{Route: f.on(dropboxWrites...), Status: f.status, RetryAfter: after, Times: f.times, Reset: f.net == "reset", Truncate: f.net == "truncate"})
 		}
 		vars := []string{"MIEXIT_DROPBOX_ENDPOINT=" + srv.URL, "MIEXIT_DROPBOX_TOKEN=" + token}
 		return "dropbox:/Backup", vars, func(t *testing.T, _ bool) []string { return listDropbox(t, srv) }

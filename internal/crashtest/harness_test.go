@@ -3,11 +3,13 @@ package crashtest
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -46,6 +48,14 @@ func TestMain(m *testing.M) {
 		if err := sample.Generate(src); err != nil {
 			fmt.Fprintln(os.Stderr, "generate sample:", err)
 			return 1
+		}
+		// The tests mostly wait on child processes and on the retry
+		// waits the fakes ask for: run more of them at once than there
+		// are cores, unless -parallel was given.
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+		if !set {
+			flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), 4)))
 		}
 		return m.Run()
 	}())
