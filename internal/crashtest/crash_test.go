@@ -148,7 +148,9 @@ var destinations = []destination{
 		}
 		// Short waits: the fake's 429 and 503 say Retry-After: 0.
 		srv.SetRetryAfter("0")
-		vars := []string{"MIEXIT_ONEDRIVE_ENDPOINT=" + srv.Endpoint(), "MIEXIT_ONEDRIVE_TOKEN=" + srv.Token()}
+		// Files over 2 KiB go through upload sessions (the sample has
+		// none over the real 4 MiB limit), the rest through simple PUTs.
+		vars := []string{"MIEXIT_ONEDRIVE_ENDPOINT=" + srv.Endpoint(), "MIEXIT_ONEDRIVE_TOKEN=" + srv.Token(), "MIEXIT_ONEDRIVE_SMALL_MAX=2048"}
 		return "onedrive:/Backup", vars, func(t *testing.T, final bool) []string { return listOneDrive(t, srv, final) }
 	}},
 }
