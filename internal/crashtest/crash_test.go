@@ -322,8 +322,15 @@ func TestKillAndResume(t *testing.T) {
 				seed := uint64(i)
 				r := rand.New(rand.NewPCG(seed, uint64(di)))
 				delay := time.Duration(1+r.IntN(150)) * time.Millisecond
+				// Every third seed kills right after a seeded number of
+				// items were imported, whatever the machine's load.
+				imports := 0
+				if seed%3 == 2 {
+					imports = 1 + r.IntN(len(want)-1)
+					delay = time.Duration(r.IntN(3)) * time.Millisecond
+				}
 				t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-					held, ok := killAndResume(t, d, delay, seed%2 == 1, want)
+					held, ok := killAndResume(t, d, delay, seed%2 == 1, imports, want)
 					if ok {
 						killed++
 						partial = append(partial, held)
@@ -353,8 +360,9 @@ func baseline(t *testing.T, d destination) []string {
 }
 
 // killAndResume reports whether the kill landed before the run ended and
-// how many items the destination held then.
-func killAndResume(t *testing.T, d destination, delay time.Duration, afterFirstEvent bool, want []string) (int, bool) {
+// how many items the destination held then. With imports > 0 the delay
+// counts from that many import events.
+func killAndResume(t *testing.T, d destination, delay time.Duration, afterFirstEvent bool, imports int, want []string) (int, bool) {
 	to, vars, list := d.fresh(t)
 	e := newEnv(t, vars...)
 	args := []string{"migrate", "--from", "archive:" + src, "--to", to, "--json"}
@@ -371,7 +379,14 @@ func killAndResume(t *testing.T, d destination, delay time.Duration, afterFirstE
 	// land in the export and the snapshot writing.
 	lines := bufio.NewScanner(out)
 	lines.Buffer(nil, 1<<20)
-	if afterFirstEvent {
+	switch {
+	case imports > 0:
+		for seen := 0; seen < imports && lines.Scan(); {
+			if strings.Contains(lines.Text(), `"phase":"import"`) {
+				seen++
+			}
+		}
+	case afterFirstEvent:
 		lines.Scan()
 	}
 	time.Sleep(delay)

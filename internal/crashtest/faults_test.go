@@ -38,7 +38,7 @@ func TestKillAndResumeUnderFaults(t *testing.T) {
 					fd.fresh = func(t *testing.T, _ ...fault) (string, []string, func(*testing.T, bool) []string) {
 						return fresh(t, faults...)
 					}
-					_, _ = killAndResume(t, fd, delay, seed%2 == 1, want)
+					_, _ = killAndResume(t, fd, delay, seed%2 == 1, 0, want)
 				})
 			}
 			t.Logf("%s: %d iterations under faults %v", d.name, n, tried)
