@@ -3,6 +3,7 @@ module github.com/miexit/miexit
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/dropbox/dropbox-sdk-go-unofficial/v6 v6.6.3
 	github.com/emersion/go-vcard v0.0.0-20260618161152-d854b7e0e2d3
 	github.com/rwcarlsen/goexif v0.0.0-20190401172101-9e8deecbddbd

@@ -106,6 +106,16 @@ type ExtraCounter interface {
 	ExtraCounts(ctx context.Context) (map[string]int, error)
 }
 
+// A Stater is an Exporter that can tell cheaply whether its source changed
+// since an export: State returns a token that differs whenever anything
+// the export would read differs (for a folder, any file's path, size or
+// modification time), or "" when it cannot tell. An export whose token is
+// the one its snapshot recorded may reuse that snapshot without reading
+// the source.
+type Stater interface {
+	State(ctx context.Context) (string, error)
+}
+
 // A Noticer is an Exporter with facts a person must know about what it
 // cannot see (the phone hides draft SMS from ADB); inventory shows them.
 type Noticer interface {

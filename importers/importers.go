@@ -61,6 +61,16 @@ type HashEncoder interface {
 	EncodeHash(sum []byte) string
 }
 
+// A WrittenLister is an Importer that can list what it holds without
+// reading file contents back: where a file's size and modification time
+// are those the ledger recorded when this importer wrote it, the checksum
+// it computed while writing stands. migrate's own final check uses it, so
+// a migrate does not read every byte a third time; a standalone
+// `miexit verify` always reads and hashes everything.
+type WrittenLister interface {
+	ListWritten(ctx context.Context, kind mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error]
+}
+
 // A Closer is an Importer holding resources to release after a run.
 type Closer interface {
 	Close() error

@@ -126,6 +126,10 @@ type Media struct {
 	SHA1 string
 	// Thumbnail marks a reduced copy: counted, never taken for an original.
 	Thumbnail bool
+	// Local is a file on this computer holding the bytes (an archive
+	// folder's photo). A snapshot may hard-link it instead of copying it;
+	// it never writes to it.
+	Local string
 }
 
 // Counts is what inventory reports and what a snapshot holds.

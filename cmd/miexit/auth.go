@@ -24,8 +24,9 @@ var stdin io.Reader = os.Stdin
 
 func authCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "auth SERVICE",
-		Short: "Sign in to a source or destination once; tokens are stored 0600 and never printed",
+		Use:     "auth SERVICE",
+		Short:   "Sign in to a source or destination once; tokens are stored 0600 and never printed",
+		Example: "  miexit auth google\n  miexit auth dropbox --app-key KEY\n  miexit auth onedrive --client-id ID\n  miexit auth micloud --region eu",
 	}
 	c.AddCommand(authGoogleCmd(g), authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g))
 	return c

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -82,6 +83,7 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 	default:
 		p := ui.New(g.stderr, ui.Options{})
 		g.prog, o.Progress = p, p
+		o.Totals = p.SetTotal
 	}
 	return o
 }
@@ -123,7 +125,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &gap):
 		fmt.Fprintln(stderr, "miexit:", err)
 		return exitFail
-	case errors.As(err, &use), errors.Is(err, mapping.ErrBadInput):
+	case errors.As(err, &use):
+		fmt.Fprintln(stderr, "miexit:", err)
+		fmt.Fprintln(stderr, helpHint(root, args))
+		return exitUsage
+	case errors.Is(err, mapping.ErrBadInput):
 		fmt.Fprintln(stderr, "miexit:", err)
 		return exitUsage
 	case ctx.Err() != nil:
@@ -131,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	case isCobraUsage(err):
 		fmt.Fprintln(stderr, "miexit:", err)
-		fmt.Fprintln(stderr, "Run 'miexit --help' for usage.")
+		fmt.Fprintln(stderr, helpHint(root, args))
 		return exitUsage
 	}
 	fmt.Fprintln(stderr, "miexit:", err)
@@ -171,6 +177,9 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
+	root.AddCommand(backupCmd(g))
+	root.AddCommand(checklistCmd(g))
+	finishTree(g, root)
 	return root
 }
 
@@ -373,6 +382,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			g.recordVerify(from, res)
 			return g.reportVerify(res)
 		},
 	}
@@ -423,6 +433,23 @@ func printVerify(w io.Writer, res verify.Result) {
 	}
 }
 
+// printSummary prints what happened to each kind at the destination, with
+// the reasons items were skipped: the table report.html shows.
+func printSummary(w io.Writer, dest string, rows []report.Row) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n", dest)
+	fmt.Fprintln(tw, "  kind\tfound\tcopied\talready there\tskipped\tfailed")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Found, r.Copied, r.Unchanged, r.Skipped, r.Failed)
+	}
+	tw.Flush()
+	for _, r := range rows {
+		for _, why := range r.Reasons {
+			fmt.Fprintf(w, "  skipped %d %s: %s\n", why.Count, r.Kind, why.Reason)
+		}
+	}
+}
+
 func isWholeFile(k mapping.Kind) bool {
 	return k == mapping.KindMedia || k == mapping.KindNote || k == mapping.KindFile
 }
@@ -452,6 +479,9 @@ func migrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !dry {
+				g.recordVerify(from, res.Verify)
+			}
 			imp := importSummary(res.Import.Destination, tally)
 			reportPath, next := "", ""
 			if !dry {
@@ -465,9 +495,16 @@ func migrateCmd(g *globals) *cobra.Command {
 					NextStep    string      `json:"next_step,omitempty"`
 				}{res, imp, reportPath, next})
 			} else if !g.quiet {
-				printCounts(g.stdout, fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir), res.Export.Counts)
+				title := fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir)
+				if res.Export.Reused {
+					title = fmt.Sprintf("%s has not changed since the last run; its snapshot %s is used as it is", from, res.Export.Dir)
+				}
+				printCounts(g.stdout, title, res.Export.Counts)
 				if imp.Destination != "" {
 					printImport(g.stdout, imp)
+					if !dry {
+						printSummary(g.stdout, imp.Destination, collector.Rows(&res.Export.Counts))
+					}
 				}
 			}
 			if dry {
@@ -500,10 +537,11 @@ var version = "dev"
 
 func versionCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print miexit's version",
-		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
+		Use:     "version",
+		Short:   "Print miexit's version",
+		Example: "  miexit version",
+		Args:    cobra.NoArgs,
+		Run:     func(*cobra.Command, []string) { fmt.Fprintln(g.stdout, "miexit", version) },
 	}
 }
 
@@ -524,27 +562,55 @@ func writeReport(ctx context.Context, g *globals, from string, res pipeline.Migr
 	in := report.Report{
 		Source: from, Destination: res.Import.Destination, Generated: time.Now(),
 		Rows: c.Rows(&res.Export.Counts), Failures: c.Failures(), Verify: &res.Verify,
+		Thumbnails: res.Export.Counts.Thumbnails,
 	}
 	_, next := report.NextStep(in)
-	if snap, err := snapshot.Open(snapDir); err == nil && res.Export.Counts.Messages > 0 {
-		if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
-			fmt.Fprintln(g.stderr, "miexit: message pages not written:", err)
+	in.Pictures = c.Pictures(localFolder(from), snapDir)
+	if snap, err := snapshot.Open(snapDir); err == nil {
+		if res.Export.Counts.Messages > 0 {
+			if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
+				fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)
+			}
+		}
+		if strings.HasPrefix(res.Import.Destination, "google:") && res.Export.Counts.Contacts > 0 {
+			moved, err := report.MovedContacts(snap, 24)
+			if err != nil {
+				fmt.Fprintln(g.stderr, "miexit: report: contacts not listed:", err)
+			}
+			in.Pictures = append(in.Pictures, moved...)
 		}
 	}
 	p := filepath.Join(snapDir, "report.html")
 	f, err := fsutil.CreateTemp(p)
 	if err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	if err := report.WriteReport(f, in); err != nil {
 		fsutil.Abort(f)
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	if err := fsutil.Commit(f, p, false); err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err)
+		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
 		return "", next
 	}
 	return p, next
+}
+
+// localFolder is the folder of an archive:PATH source on this computer,
+// where the report finds the pictures it shows, or "".
+func localFolder(from string) string {
+	scheme, arg, _ := strings.Cut(from, ":")
+	if scheme != "archive" {
+		return ""
+	}
+	if st, err := os.Stat(arg); err != nil || !st.IsDir() {
+		return ""
+	}
+	abs, err := filepath.Abs(arg)
+	if err != nil {
+		return ""
+	}
+	return abs
 }

@@ -87,3 +87,46 @@ func BenchmarkPull(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSMS100k exports 100,000 SMS from the phone's `content query`
+// text (the fake phone prints what Android's content command prints) to
+// the snapshot's JSONL and SMS Backup & Restore XML: issue 9's "100,000
+// SMS in < 3 s" figure.
+func BenchmarkSMS100k(b *testing.B) {
+	const n = 100_000
+	d := adbtest.NewDevice("sms100k")
+	emptyProviders(d)
+	rows := make([][]any, 0, n)
+	for id := int64(1); id <= n; id++ {
+		rows = append(rows, []any{id, id%300 + 1, int64(1714550400000 + id*1000), int64(0), 1 + id%2, int64(1), int64(-1), int64(0), int64(1),
+			fmt.Sprintf("+86138%08d", id%300), nil, nil, fmt.Sprintf("message %d: see you at 8, bring the 🎉 and the keys", id)})
+	}
+	d.Prov.Set("content://sms", &adbtest.Table{
+		Columns:   []string{"_id", "thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body"},
+		Rows:      rows,
+		Functions: true,
+	})
+	srv := adbtest.NewServer(b, d)
+	ctx := context.Background()
+	for b.Loop() {
+		ex, err := adbexp.Open(ctx, &adb.Client{Addr: srv.Addr}, "", adbexp.Options{MediaDirs: []string{"none"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := b.TempDir()
+		w, err := snapshot.Create(dir, snapshot.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ex.Export(ctx, w); err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if got := w.Counts().Messages; got != n {
+			b.Fatalf("exported %d messages, want %d", got, n)
+		}
+		os.RemoveAll(dir)
+	}
+}

@@ -254,7 +254,11 @@ func (e *Exporter) copier(ctx context.Context, w *snapshot.Writer, items <-chan 
 					return nil, err
 				}
 			}
-			return s.Recv(it.dev)
+			rc, err := s.Recv(it.dev)
+			if err != nil {
+				return nil, err
+			}
+			return newReadAhead(rc), nil
 		}
 		err := w.AddMedia(ctx, it.Media, open)
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"strconv"
 	"strings"
 
@@ -91,7 +92,7 @@ func (e *Exporter) query(ctx context.Context, q provider.Query, fn func(provider
 	q.Sort = "_id ASC"
 	if safeColumns(q.Columns) {
 		return e.run(ctx, q.URI, q.Args(), func(r io.Reader) error {
-			for row, err := range provider.Parse(r, q.URI, q.Columns, nil) {
+			for row, err := range prefetch(provider.Parse(r, q.URI, q.Columns, nil)) {
 				if err != nil {
 					return err
 				}
@@ -114,7 +115,7 @@ func (e *Exporter) query(ctx context.Context, q provider.Query, fn func(provider
 	}
 	done := 0 // rows delivered, in ids order
 	err = e.run(ctx, q.URI, q.Args(), func(r io.Reader) error {
-		for row, err := range provider.Parse(r, q.URI, q.Columns, ids) {
+		for row, err := range prefetch(provider.Parse(r, q.URI, q.Columns, ids)) {
 			if err != nil {
 				return err
 			}
@@ -216,4 +217,64 @@ func (e *Exporter) rowAlone(ctx context.Context, q provider.Query, id int64) (pr
 func (e *Exporter) count(ctx context.Context, uri, where string) (int, error) {
 	ids, err := e.ids(ctx, uri, where)
 	return len(ids), err
+}
+
+// Rows parsed ahead of the caller, in batches, so that parsing the phone's
+// text and writing the snapshot run on two cores instead of taking turns.
+const (
+	prefetchBatch = 256
+	prefetchDepth = 4
+)
+
+// prefetch runs seq on its own goroutine, a few batches ahead of the
+// caller, and yields its values in order. It returns only after that
+// goroutine has stopped, so the reader under seq is never used after the
+// caller has moved on (and closed it).
+func prefetch[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
+	type item struct {
+		v   T
+		err error
+	}
+	return func(yield func(T, error) bool) {
+		ch := make(chan []item, prefetchDepth)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer close(ch)
+			batch := make([]item, 0, prefetchBatch)
+			send := func() bool {
+				if len(batch) == 0 {
+					return true
+				}
+				select {
+				case ch <- batch:
+					batch = make([]item, 0, prefetchBatch)
+					return true
+				case <-stop:
+					return false
+				}
+			}
+			for v, err := range seq {
+				batch = append(batch, item{v, err})
+				if (len(batch) == prefetchBatch || err != nil) && !send() {
+					return
+				}
+			}
+			send()
+		}()
+		defer func() {
+			close(stop)
+			for range ch {
+			}
+			<-done
+		}()
+		for b := range ch {
+			for _, it := range b {
+				if !yield(it.v, it.err) {
+					return
+				}
+			}
+		}
+	}
 }

@@ -6,12 +6,14 @@ package archive
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -55,6 +57,57 @@ func (e *Exporter) Name() string {
 	return strings.TrimSuffix(b, filepath.Ext(b))
 }
 
+// stateFormat names what the export makes of the files it reads; raise it
+// when that changes, so snapshots of unchanged sources are made again.
+const stateFormat = "archive-1"
+
+// State implements exporters.Stater: a digest of every file's path, type,
+// size and modification time under the folder (or of the zip file), the
+// format of the export, and whether a password was given. Reading it costs
+// a walk of the folder, not a read of any file.
+func (e *Exporter) State(ctx context.Context) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%t\x00", stateFormat, e.p.Password != "")
+	var buf []byte
+	add := func(rel string, info fs.FileInfo) {
+		buf = append(buf[:0], rel...)
+		buf = binary.LittleEndian.AppendUint32(append(buf, 0), uint32(info.Mode().Type()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(info.Size()))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(info.ModTime().UnixNano()))
+		h.Write(buf)
+	}
+	root, err := filepath.Abs(e.path)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", mapping.ErrBadInput, e.path, err)
+	}
+	if !st.IsDir() {
+		add(root, st)
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		info, err := de.Info()
+		if err != nil {
+			return err
+		}
+		add(p, info)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", e.path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // Inventory implements exporters.Exporter by running the export against a
 // writer that writes nothing, so its counts are exactly Export's.
 func (e *Exporter) Inventory(ctx context.Context) (mapping.Counts, error) {
@@ -76,12 +129,18 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 	}
 	defer wk.close()
 	skip := func(name, why string) { w.Skip("", name, why) }
-	return wk.walk(ctx, func(m member) error {
+	add := func(m member) error {
 		if err := e.one(ctx, w, m); err != nil {
 			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		return nil
-	}, skip)
+	}
+	ahead := newHashAhead(ctx, w)
+	defer ahead.close()
+	if err := wk.walk(ctx, func(m member) error { return ahead.push(m, add) }, skip); err != nil {
+		return err
+	}
+	return ahead.flush(add)
 }
 
 // one reads one member into the snapshot.
@@ -209,37 +268,6 @@ func xmlRoot(head []byte) string {
 // maxLine bounds one JSONL record.
 const maxLine = 64 << 20
 
-func jsonl[T any](ctx context.Context, m member, add func(T) error) error {
-	rc, err := m.open()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
-	for line := 1; ; line++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := readLine(br, maxLine)
-		if err == io.EOF && len(b) == 0 {
-			return nil
-		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		if len(bytes.TrimSpace(b)) == 0 {
-			continue
-		}
-		var v T
-		if jerr := json.Unmarshal(b, &v); jerr != nil {
-			return fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, line, jerr)
-		}
-		if err := add(v); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-	}
-}
-
 func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	var out []byte
 	for {
@@ -322,12 +350,12 @@ func ParseNote(s string) mapping.Note {
 
 func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m member) error {
 	rel, mod := mediaPath(m)
-	md := mapping.Media{Path: rel, Size: m.Size, ModTime: mod, Thumbnail: media.IsThumbnailPath("/" + m.Name)}
+	md := mapping.Media{Path: rel, Size: m.Size, ModTime: mod, Thumbnail: media.IsThumbnailPath("/" + m.Name), Local: m.local}
 	open := func(context.Context) (io.ReadCloser, error) { return m.open() }
 	if w.HasUnchanged(rel, m.Size, mod) {
 		// The last export already took this file for a photo, video or
 		// recording, and it has not changed: no need to read it again.
-		return w.AddMedia(ctx, md, open)
+		return w.AddMediaHashed(ctx, md, open, m.hashed)
 	}
 	rc, err := m.open()
 	if err != nil {
@@ -356,7 +384,7 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		w.NotUnderstood(m.Name, "not a photo, video, recording, vCard, JSONL or note")
 		return nil
 	}
-	return w.AddMedia(ctx, md, open)
+	return w.AddMediaHashed(ctx, md, open, m.hashed)
 }
 
 // mediaPath is where a member goes under media/ and the date it keeps.

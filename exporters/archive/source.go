@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -21,6 +22,11 @@ type member struct {
 	Size    int64
 	ModTime time.Time
 	open    func() (io.ReadCloser, error)
+	// local is the member's own file when it is one on this computer (a
+	// folder archive's), which the snapshot may link instead of copy.
+	local string
+	// hashed is local's sha256, when it was read ahead (hashAhead).
+	hashed *snapshot.LocalHash
 	// depth counts the zips this member is inside.
 	depth int
 }
@@ -47,7 +53,11 @@ func openWalker(p string) (walker, error) {
 		return nil, fmt.Errorf("%w: %s: %w", mapping.ErrBadInput, p, err)
 	}
 	if st.IsDir() {
-		return dirWalker{root: p}, nil
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		return dirWalker{root: abs}, nil
 	}
 	zr, err := zip.OpenReader(p)
 	if err != nil {
@@ -87,7 +97,7 @@ func (d dirWalker) walk(ctx context.Context, fn func(m member) error, skip func(
 			skip(rel, err.Error())
 			return nil
 		}
-		return fn(member{Name: c, Size: info.Size(), ModTime: info.ModTime(), open: func() (io.ReadCloser, error) { return os.Open(p) }})
+		return fn(member{Name: c, Size: info.Size(), ModTime: info.ModTime(), local: p, open: func() (io.ReadCloser, error) { return os.Open(p) }})
 	})
 }
 

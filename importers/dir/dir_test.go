@@ -75,3 +75,40 @@ func TestImportSweepsTempFilesOfAKilledRun(t *testing.T) {
 		t.Fatalf("temp file of a killed run still there: %v", err)
 	}
 }
+
+func TestTheManifestCopyIsCheckedWithoutReadingItAndRestoredWhenGone(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "dest")
+	snap := importertest.Build(t, filepath.Join(t.TempDir(), "snap"), "s")
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	ctx := context.Background()
+	imp := func() *Importer {
+		d, _ := New(importers.Params{Arg: root, Concurrency: 2})
+		if err := d.Import(ctx, snap, led, nil); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	imp()
+	if d := imp(); d.Writes() != 0 {
+		t.Fatalf("an unchanged re-run wrote %d files", d.Writes())
+	}
+	mp := filepath.Join(root, "manifest.json")
+	want, _ := os.ReadFile(mp)
+	// Replaced by something else with a new mtime: put back.
+	os.WriteFile(mp, []byte("{}"), 0o644)
+	if d := imp(); d.Writes() != 1 {
+		t.Fatalf("a changed manifest copy: %d writes, want 1", d.Writes())
+	}
+	if got, _ := os.ReadFile(mp); string(got) != string(want) {
+		t.Fatal("the manifest copy was not restored")
+	}
+	os.Remove(mp)
+	imp()
+	if got, _ := os.ReadFile(mp); string(got) != string(want) {
+		t.Fatal("a deleted manifest copy was not restored")
+	}
+}

@@ -34,6 +34,9 @@ type Device struct {
 	Prov  *Providers
 	// Commands adds or replaces shell commands by name.
 	Commands map[string]Command
+	// Accounts are what `dumpsys account` lists (none by default); change
+	// them while serving with SetAccounts.
+	Accounts []Account
 
 	// Counters for tests.
 	Opened   atomic.Int64 // services opened
@@ -231,6 +234,8 @@ func (d *Device) exec(args []string, stdout, stderr io.Writer) int {
 		return code
 	case "content":
 		return d.Prov.runContent(args[1:], stdout, stderr)
+	case "dumpsys":
+		return d.dumpsys(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "/system/bin/sh: %s: inaccessible or not found\n", args[0])
 	return 127

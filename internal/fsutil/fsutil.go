@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/miexit/miexit/mapping"
 )
@@ -99,4 +100,20 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// copyBufferBytes is the chunk Copy moves: large enough that a 1 GB video
+// is a few thousand reads and writes, not tens of thousands.
+const copyBufferBytes = 256 << 10
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferBytes); return &b }}
+
+// Copy is io.Copy through a pooled 256 KiB buffer, so copying many files
+// allocates nothing per file and moves big ones in few system calls.
+func Copy(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	// Hiding ReadFrom/WriteTo makes io.CopyBuffer use this buffer instead
+	// of a 32 KiB one of its own.
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
 }

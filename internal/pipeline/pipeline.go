@@ -33,6 +33,13 @@ type Options struct {
 	Concurrency int
 	Log         *slog.Logger
 	Progress    progress.Reporter
+	// Totals, when set, is told how many items of a kind a phase will
+	// report, before it starts (for progress bars' lengths and ETAs).
+	Totals func(k mapping.Kind, items int64)
+	// linkLocal is set by Migrate: its snapshot may hard-link a local
+	// source's media (see snapshot.Options.LinkLocal), because the same
+	// run copies them on to the destination and checks them there.
+	linkLocal bool
 }
 
 func (o *Options) fill() {
@@ -97,6 +104,9 @@ type ExportResult struct {
 	Dir       string         `json:"snapshot"`
 	Counts    mapping.Counts `json:"counts"`
 	Unchanged int            `json:"media_unchanged"`
+	// Reused says the source had not changed since the snapshot was
+	// written, which was used as it was.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Export writes src into the snapshot folder dir.
@@ -110,7 +120,24 @@ func Export(ctx context.Context, src, dir string, o Options) (ExportResult, erro
 }
 
 func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Options) (ExportResult, error) {
-	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun})
+	state := ""
+	if st, ok := ex.(exporters.Stater); ok && !o.DryRun {
+		// The snapshot's files are checked while the source is walked.
+		intact := make(chan *snapshot.Reader, 1)
+		go func() { intact <- intactSnapshot(dir, src, o) }()
+		var err error
+		state, err = st.State(ctx)
+		prev := <-intact
+		if err != nil {
+			return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
+		}
+		if prev != nil && state != "" && prev.SourceState() == state {
+			o.Log.Info("the source has not changed since the last export; reusing its snapshot", "source", src, "dir", dir)
+			c := prev.Counts()
+			return ExportResult{Dir: dir, Counts: c, Unchanged: c.Media, Reused: true}, nil
+		}
+	}
+	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal, SourceState: state})
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -122,6 +149,23 @@ func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Optio
 		return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
 	}
 	return ExportResult{Dir: dir, Counts: w.Counts(), Unchanged: w.Unchanged()}, nil
+}
+
+// intactSnapshot returns the snapshot in dir when it was made from src
+// with a recorded source state and still holds every file it lists, so it
+// may be reused as it is if the source's state is the same: exporting
+// again would write the same bytes, and an unchanged re-run then costs a
+// walk of the source, not a read of it.
+func intactSnapshot(dir, src string, o Options) *snapshot.Reader {
+	r, err := snapshot.Open(dir)
+	if err != nil || r.Source() != src || r.SourceState() == "" {
+		return nil
+	}
+	if ok, err := r.Intact(); err != nil || !ok {
+		o.Log.Info("the snapshot misses files it lists; exporting again", "dir", dir, "err", err)
+		return nil
+	}
+	return r
 }
 
 // DefaultSnapshot is where migrate keeps the snapshot of src: a folder in
@@ -160,6 +204,11 @@ func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, erro
 		return ImportResult{}, err
 	}
 	defer led.Close()
+	if o.Totals != nil {
+		c := snap.Counts()
+		o.Totals(mapping.KindMedia, int64(c.Media))
+		o.Totals(mapping.KindNote, int64(c.Notes))
+	}
 	if err := imp.Import(ctx, snap, led, o.Progress); err != nil {
 		return ImportResult{Destination: imp.Name()}, fmt.Errorf("import to %s: %w", imp.Name(), err)
 	}
@@ -256,6 +305,7 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if snapDir == "" {
 		snapDir = DefaultSnapshot(o.StateDir, ex.Name(), src)
 	}
+	o.linkLocal = true
 	if res.Export, err = export(ctx, ex, src, snapDir, o); err != nil {
 		return res, err
 	}
@@ -271,8 +321,29 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if o.DryRun {
 		return res, nil
 	}
-	if res.Verify, err = Verify(ctx, snapDir, dst, o); err != nil {
+	if res.Verify, err = verifyWritten(ctx, snapDir, dst, o); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+// verifyWritten is migrate's final check: the destination's real listing,
+// with the checksums the import computed while writing standing for files
+// unchanged since (verify.RunWritten). `miexit verify` re-reads everything.
+func verifyWritten(ctx context.Context, snapDir, dst string, o Options) (verify.Result, error) {
+	snap, err := snapshot.Open(snapDir)
+	if err != nil {
+		return verify.Result{}, notSnapshot(snapDir, err)
+	}
+	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), snapDir))
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
+		return verify.Result{}, err
+	}
+	defer led.Close()
+	return verify.RunWritten(ctx, snap, imp, led)
 }

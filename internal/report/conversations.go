@@ -61,6 +61,13 @@ func WriteConversations(ctx context.Context, snap *snapshot.Reader, outDir strin
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return fmt.Errorf("conversations %s: %w", outDir, err)
 	}
+	stamp := pagesStamp(snap)
+	stampPath := filepath.Join(outDir, stampFile)
+	if b, err := os.ReadFile(stampPath); err == nil && stamp != "" && string(b) == stamp {
+		// Written from this very manifest already: an unchanged re-run
+		// must not spend seconds re-rendering 100,000 messages.
+		return nil
+	}
 	names, err := contactNames(snap)
 	if err != nil {
 		return err
@@ -146,9 +153,27 @@ func WriteConversations(ctx context.Context, snap *snapshot.Reader, outDir strin
 		}
 		index = append(index, indexRow{File: file, Title: title, Count: len(c.msgs), Last: fmtTime(c.last)})
 	}
-	return writeFileAtomic(filepath.Join(outDir, "index.html"), func(w io.Writer) error {
+	err = writeFileAtomic(filepath.Join(outDir, "index.html"), func(w io.Writer) error {
 		return indexTmpl.Execute(w, map[string]any{"Source": snap.Source(), "Rows": index})
 	})
+	if err != nil || stamp == "" {
+		return err
+	}
+	return fsutil.WriteFile(stampPath, []byte(stamp), false)
+}
+
+// stampFile records which manifest the pages were written from; written
+// last, so pages cut short by a kill are written again.
+const stampFile = ".miexit-pages"
+
+// pagesStamp identifies the snapshot's manifest: a new export rewrites it
+// (new mtime), a reused snapshot leaves it as it was.
+func pagesStamp(snap *snapshot.Reader) string {
+	st, err := os.Stat(filepath.Join(snap.Dir(), snapshot.ManifestPath))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("pages-1 %d %d\n", st.Size(), st.ModTime().UnixNano())
 }
 
 // conversationKey groups a message: its normalized address, or for an MMS

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
@@ -49,6 +51,9 @@ type Report struct {
 	Pictures []Picture
 	// Verify is nil when verify has not run; then it is not safe to sign out.
 	Verify *verify.Result
+	// Thumbnails counts photos the source holds only as reduced copies:
+	// their originals may exist only in Mi Cloud.
+	Thumbnails int
 }
 
 // NextStep says in words what to do next, and whether it is safe to sign
@@ -76,6 +81,9 @@ func NextStep(in Report) (safe bool, text string) {
 		if r.Found > 0 && !verified[r.Kind] {
 			return false, fmt.Sprintf("Not safe to sign out yet: verify did not check %s. Run miexit verify for every kind.", r.Kind)
 		}
+	}
+	if in.Thumbnails > 0 {
+		return false, fmt.Sprintf("Not safe to sign out yet: verify passed, but %d photo(s) are only reduced copies here (listed under Pictures); their originals may be only in Mi Cloud. Copy them with miexit migrate --from micloud (or from the phone's Gallery after downloading the originals), then sign out.", in.Thumbnails)
 	}
 	return true, "Verify passed for every kind: it is safe to turn off each Mi Cloud sync toggle, then sign out of the Mi account."
 }
@@ -113,13 +121,29 @@ type Collector struct {
 	rows     map[mapping.Kind]*Row
 	reasons  map[mapping.Kind]map[string]int
 	failures []Failure
+	// docs holds what happened to the shared documents (contacts.vcf,
+	// messages.jsonl), which is what happened to their records at a
+	// destination that copies files.
+	docs map[string]progress.Action
+	// thumbs are the first reduced copies the export met, of any phase.
+	thumbs []string
 }
+
+// maxPictures bounds the pictures a report shows of each sort.
+const maxPictures = 24
 
 // NewCollector collects the events of phase ("export", "import").
 func NewCollector(phase string) *Collector { return &Collector{Phase: phase} }
 
 // Report implements progress.Reporter.
 func (c *Collector) Report(e progress.Event) {
+	if e.Action == progress.Thumbnail {
+		c.mu.Lock()
+		if len(c.thumbs) < maxPictures {
+			c.thumbs = append(c.thumbs, e.Item)
+		}
+		c.mu.Unlock()
+	}
 	if c.Phase != "" && e.Phase != c.Phase {
 		return
 	}
@@ -128,6 +152,13 @@ func (c *Collector) Report(e progress.Event) {
 	if c.rows == nil {
 		c.rows = map[mapping.Kind]*Row{}
 		c.reasons = map[mapping.Kind]map[string]int{}
+		c.docs = map[string]progress.Action{}
+	}
+	if e.Kind == mapping.KindFile {
+		switch e.Item {
+		case snapshot.ContactsPath, snapshot.MessagesPath, snapshot.CallsPath:
+			c.docs[e.Item] = e.Action
+		}
 	}
 	r := c.rows[e.Kind]
 	if r == nil {
@@ -179,6 +210,16 @@ func (c *Collector) Rows(found *mapping.Counts) []Row {
 		row.Kind = k
 		if found != nil && k != mapping.KindFile {
 			row.Found = found.Of(k)
+			if doc := snapshot.Document(k); !ok && doc != "" {
+				// No event per record: the destination copied their
+				// document whole.
+				switch c.docs[doc] {
+				case progress.Copied, progress.WouldCopy:
+					row.Copied = row.Found
+				case progress.Unchanged:
+					row.Unchanged = row.Found
+				}
+			}
 		} else {
 			row.Found = row.Copied + row.Unchanged + row.Skipped + row.Failed
 		}
@@ -205,6 +246,38 @@ func (c *Collector) Rows(found *mapping.Counts) []Row {
 	slices.Sort(rest)
 	for _, k := range rest {
 		add(k)
+	}
+	return out
+}
+
+// Pictures lists what a person should look at, as thumbnails: the reduced
+// copies the source holds instead of originals (found under sourceRoot,
+// when the source is a folder on this computer; else named only), and the
+// media that failed to copy (from the snapshot in snapDir).
+func (c *Collector) Pictures(sourceRoot, snapDir string) []Picture {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Picture
+	for _, item := range c.thumbs {
+		p := Picture{Title: item, Note: "only a reduced copy is here; get the original from Mi Cloud (Gallery) or the phone before signing out"}
+		if sourceRoot != "" {
+			if f, err := fsutil.Join(sourceRoot, item); err == nil {
+				p.File = f
+			}
+		}
+		out = append(out, p)
+	}
+	n := 0
+	for _, f := range c.failures {
+		if f.Kind != mapping.KindMedia || n == maxPictures {
+			continue
+		}
+		n++
+		p := Picture{Title: f.Item, Note: "failed to copy: " + f.Err}
+		if file, err := fsutil.Join(snapDir, f.Item); err == nil {
+			p.File = file
+		}
+		out = append(out, p)
 	}
 	return out
 }

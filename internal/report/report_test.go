@@ -432,3 +432,31 @@ func TestConversationsAttachmentOutsideSnapshotIsNeitherReadNorLinked(t *testing
 		}
 	}
 }
+
+func TestConversationsAreNotRewrittenFromTheSameManifest(t *testing.T) {
+	snap := buildSnapshot(t, pngBytes(t))
+	out := t.TempDir()
+	ctx := context.Background()
+	if err := WriteConversations(ctx, snap, out); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(out, "index.html")
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(idx, old, old)
+	if err := WriteConversations(ctx, snap, out); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(idx); !st.ModTime().Equal(old) {
+		t.Fatal("pages were rendered again from an unchanged manifest")
+	}
+	// A new export (a new manifest) renders them again.
+	mp := filepath.Join(snap.Dir(), "manifest.json")
+	now := time.Now()
+	os.Chtimes(mp, now, now)
+	if err := WriteConversations(ctx, snap, out); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(idx); st.ModTime().Equal(old) {
+		t.Fatal("pages were not rendered for a new manifest")
+	}
+}

@@ -26,6 +26,9 @@ type Picture struct {
 	// File is a local path to the picture; empty or unreadable shows the
 	// caption alone.
 	File string
+	// Data is the picture itself, when it is small and in memory (a
+	// contact's photo); it wins over File.
+	Data []byte
 }
 
 // ThumbSize is the longest side of a thumbnail, in pixels.
@@ -48,6 +51,11 @@ func thumbnail(path string) (template.URL, error) {
 		return "", err
 	}
 	defer f.Close()
+	return thumbnailOf(f, path)
+}
+
+// thumbnailOf is thumbnail for a picture already open (or in memory).
+func thumbnailOf(f io.ReadSeeker, path string) (template.URL, error) {
 	br := bufio.NewReader(f)
 	cfg, _, err := image.DecodeConfig(br)
 	if err != nil {
@@ -86,9 +94,12 @@ func thumbs(ps []Picture) []thumb {
 	out := make([]thumb, 0, len(ps))
 	for _, p := range ps {
 		t := thumb{Title: p.Title, Note: p.Note}
-		if p.File != "" {
-			// An unreadable picture still gets its caption: the list
-			// matters more than the image.
+		// An unreadable picture still gets its caption: the list matters
+		// more than the image.
+		switch {
+		case p.Data != nil:
+			t.Src, _ = thumbnailOf(bytes.NewReader(p.Data), p.Title)
+		case p.File != "":
 			t.Src, _ = thumbnail(p.File)
 		}
 		out = append(out, t)

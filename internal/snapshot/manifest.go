@@ -17,6 +17,9 @@ type header struct {
 	Version int            `json:"version"`
 	Source  string         `json:"source"`
 	Counts  mapping.Counts `json:"counts"`
+	// SourceState is the source's exporters.Stater token when this
+	// snapshot was written.
+	SourceState string `json:"source_state,omitempty"`
 }
 
 // spool collects entries on disk while an export runs, so memory does not
@@ -68,7 +71,7 @@ func (w *Writer) writeManifest() error {
 		return err
 	}
 	bw := bufio.NewWriterSize(out, spoolBufferBytes)
-	hb, err := json.Marshal(header{Version: manifestVersion, Source: w.opt.Source, Counts: w.counts})
+	hb, err := json.Marshal(header{Version: manifestVersion, Source: w.opt.Source, Counts: w.counts, SourceState: w.opt.SourceState})
 	if err != nil {
 		fsutil.Abort(out)
 		return err

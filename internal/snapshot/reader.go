@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/mapping"
@@ -64,6 +65,8 @@ func readHeader(dec *json.Decoder, h *header) error {
 			err = dec.Decode(&h.Source)
 		case "counts":
 			err = dec.Decode(&h.Counts)
+		case "source_state":
+			err = dec.Decode(&h.SourceState)
 		case "entries":
 			return expectDelim(dec, '[')
 		default:
@@ -94,11 +97,44 @@ func (r *Reader) Dir() string { return r.dir }
 // Source is the source the snapshot was exported from.
 func (r *Reader) Source() string { return r.hdr.Source }
 
+// SourceState is the source's state token when the snapshot was written
+// (exporters.Stater), or "".
+func (r *Reader) SourceState() string { return r.hdr.SourceState }
+
+// Intact reports whether every whole file the manifest lists is in the
+// snapshot with its size and (to the second) modification time, so a
+// snapshot someone pruned by hand is never reused as it is.
+func (r *Reader) Intact() (bool, error) {
+	for e, err := range r.Files() {
+		if err != nil {
+			return false, err
+		}
+		st, err := os.Stat(filepath.Join(r.dir, filepath.FromSlash(e.Path)))
+		if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
+			return false, nil
+		}
+		// An attachment the source gave no date keeps the time it was
+		// written, which its entry does not record.
+		if !e.Modified.IsZero() && !st.ModTime().Truncate(time.Second).Equal(e.Modified.Truncate(time.Second)) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // Counts is what the snapshot holds.
 func (r *Reader) Counts() mapping.Counts { return r.hdr.Counts }
 
 // Entries streams the manifest's entries in the order they were written.
 func (r *Reader) Entries() iter.Seq2[mapping.Entry, error] {
+	return r.EntriesOf(nil)
+}
+
+// EntriesOf streams the manifest's entries as Entries does, but decodes
+// only those whose kind want accepts (all, when want is nil); the others
+// carry their Kind alone. Counting 100,000 messages this way costs a scan
+// of their lines, not their decoding.
+func (r *Reader) EntriesOf(want func(mapping.Kind) bool) iter.Seq2[mapping.Entry, error] {
 	return func(yield func(mapping.Entry, error) bool) {
 		f, err := os.Open(filepath.Join(r.dir, ManifestPath))
 		if err != nil {
@@ -106,7 +142,12 @@ func (r *Reader) Entries() iter.Seq2[mapping.Entry, error] {
 			return
 		}
 		defer f.Close()
-		dec := json.NewDecoder(bufio.NewReader(f))
+		br := bufio.NewReaderSize(f, spoolBufferBytes)
+		if first, err := br.Peek(min(br.Size(), 4096)); (err == nil || err == io.EOF) && lineManifest(first) {
+			r.scanLines(br, want, yield)
+			return
+		}
+		dec := json.NewDecoder(br)
 		var h header
 		if err := readHeader(dec, &h); err != nil {
 			yield(mapping.Entry{}, fmt.Errorf("snapshot %s: manifest.json: %w", r.dir, err))
@@ -129,11 +170,77 @@ func (r *Reader) Entries() iter.Seq2[mapping.Entry, error] {
 	}
 }
 
+// lineManifest reports whether a manifest starts as Writer writes it: the
+// header and `"entries":[` on the first line, then one entry per line.
+func lineManifest(head []byte) bool {
+	i := bytes.IndexByte(head, '\n')
+	return i > 0 && bytes.HasSuffix(head[:i], []byte(`"entries":[`))
+}
+
+// kindPrefix starts every entry line Writer writes (Kind is Entry's first
+// field), so a line's kind is read without decoding it.
+var kindPrefix = []byte(`{"kind":"`)
+
+// kindOf is mapping.Kind(b) without allocating for the known kinds: a
+// manifest has one line per message.
+func kindOf(b []byte) mapping.Kind {
+	for _, k := range mapping.Kinds {
+		if string(b) == string(k) {
+			return k
+		}
+	}
+	return mapping.Kind(b)
+}
+
+func (r *Reader) scanLines(br *bufio.Reader, want func(mapping.Kind) bool, yield func(mapping.Entry, error) bool) {
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Scan() // the header, read by Open
+	fail := func(err error) { yield(mapping.Entry{}, fmt.Errorf("snapshot %s: manifest.json: %w", r.dir, err)) }
+	for sc.Scan() {
+		line := bytes.TrimSuffix(bytes.TrimSpace(sc.Bytes()), []byte(","))
+		if len(line) == 0 {
+			continue
+		}
+		if bytes.Equal(line, []byte("]}")) {
+			return
+		}
+		if want != nil && bytes.HasPrefix(line, kindPrefix) {
+			rest := line[len(kindPrefix):]
+			if end := bytes.IndexByte(rest, '"'); end > 0 {
+				if k := kindOf(rest[:end]); !want(k) {
+					if !yield(mapping.Entry{Kind: k}, nil) {
+						return
+					}
+					continue
+				}
+			}
+		}
+		var e mapping.Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			fail(err)
+			return
+		}
+		if _, err := mapping.CleanRelPath(e.Path); err != nil {
+			fail(err)
+			return
+		}
+		if !yield(e, nil) {
+			return
+		}
+	}
+	if err := sc.Err(); err != nil {
+		fail(err)
+		return
+	}
+	fail(errors.New("truncated: no end of entries"))
+}
+
 // Files streams the entries that stand for a whole file (media, notes and
 // other files), each path once: what a file-copying destination copies.
 func (r *Reader) Files() iter.Seq2[mapping.Entry, error] {
 	return func(yield func(mapping.Entry, error) bool) {
-		for e, err := range r.Entries() {
+		for e, err := range r.EntriesOf(WholeFile) {
 			if err != nil {
 				yield(e, err)
 				return
@@ -324,7 +431,7 @@ func HashFile(p string) (string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := fsutil.Copy(h, f)
 	if err != nil {
 		return "", n, err
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -225,5 +226,80 @@ func TestDamagedDownloadKeepsTheGoodCopy(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(dir, "media", "Camera", "a.jpg"))
 	if !bytes.Equal(got, good) {
 		t.Fatal("the good copy was replaced by a damaged download")
+	}
+}
+
+func TestEntriesOfDecodesOnlyWhatIsWantedAndReadsOtherLayouts(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, err := Create(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m := mapping.Message{Type: "sms", Box: 1, Address: "+15550100", Date: time.Unix(int64(1700000000+i), 0), Body: "hi"}
+		if err := w.AddMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.AddMedia(ctx, mapping.Media{Path: "DCIM/a.jpg", Size: int64(len(jpeg))}, opener(jpeg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect := func(want func(mapping.Kind) bool) (all []mapping.Entry) {
+		for e, err := range r.EntriesOf(want) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, e)
+		}
+		return all
+	}
+	full := collect(nil)
+	media := collect(func(k mapping.Kind) bool { return k == mapping.KindMedia })
+	if len(full) != len(media) || len(full) < 5 {
+		t.Fatalf("EntriesOf yielded %d entries, Entries %d", len(media), len(full))
+	}
+	for i := range full {
+		switch {
+		case full[i].Kind != media[i].Kind:
+			t.Errorf("entry %d: kind %s, want %s", i, media[i].Kind, full[i].Kind)
+		case full[i].Kind == mapping.KindMedia && media[i] != full[i]:
+			t.Errorf("media entry decoded as %+v, want %+v", media[i], full[i])
+		case full[i].Kind == mapping.KindMessage && media[i].Key != "":
+			t.Errorf("an unwanted entry was decoded: %+v", media[i])
+		}
+	}
+
+	// A manifest laid out otherwise (indented by another tool) is read by
+	// the general decoder, with the same entries.
+	mp := filepath.Join(dir, ManifestPath)
+	raw, _ := os.ReadFile(mp)
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	pretty, _ := json.MarshalIndent(v, "", "  ")
+	os.WriteFile(mp, pretty, 0o644)
+	if again := collect(nil); len(again) != len(full) || again[len(again)-1] != full[len(full)-1] {
+		t.Fatalf("indented manifest: %d entries, want %d", len(again), len(full))
+	}
+
+	// A manifest cut short is an error, never a shorter list.
+	os.WriteFile(mp, raw[:len(raw)-10], 0o644)
+	var gotErr error
+	for _, err := range r.Entries() {
+		if err != nil {
+			gotErr = err
+		}
+	}
+	if gotErr == nil {
+		t.Fatal("a truncated manifest read without error")
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,6 +30,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -73,6 +75,13 @@ type Options struct {
 	Progress progress.Reporter
 	// DryRun counts and reports what an export would write, writing nothing.
 	DryRun bool
+	// LinkLocal lets media that are files on this computer (Media.Local)
+	// enter the snapshot as hard links, read once to hash them and never
+	// written: migrate then costs one copy, not two. Off, the snapshot is
+	// a copy independent of the source.
+	LinkLocal bool
+	// SourceState is recorded in the manifest (see exporters.Stater).
+	SourceState string
 }
 
 // Writer builds a snapshot. Its Add methods are safe for concurrent use; the
@@ -133,6 +142,9 @@ func Create(dir string, opt Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
+	if err := sweepTemps(dir, w.log); err != nil {
+		return nil, err
+	}
 	if r, err := Open(dir); err == nil {
 		w.loadPrev(r)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -147,8 +159,26 @@ func Create(dir string, opt Options) (*Writer, error) {
 	return w, nil
 }
 
+// sweepTemps removes the temp files an export killed mid-way left in the
+// snapshot (a half-copied video can be large); a writer is the only one
+// writing its snapshot, so every one of them is debris.
+func sweepTemps(dir string, log *slog.Logger) error {
+	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", dir, err)
+		}
+		if de.Type().IsRegular() && fsutil.IsTemp(p) {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("snapshot %s: remove leftover %s: %w", dir, p, err)
+			}
+			log.Info("removed a temp file left by an interrupted export", "path", p)
+		}
+		return nil
+	})
+}
+
 func (w *Writer) loadPrev(r *Reader) {
-	for e, err := range r.Entries() {
+	for e, err := range r.EntriesOf(WholeFile) {
 		if err != nil {
 			w.log.Warn("previous manifest unreadable; copying everything again", "err", err)
 			clear(w.prev)
@@ -474,6 +504,13 @@ type Opener func(ctx context.Context) (io.ReadCloser, error)
 // it on the way, unless the previous export already holds it with the same
 // size and modification time. Thumbnails are counted, not copied.
 func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) error {
+	return w.AddMediaHashed(ctx, m, open, nil)
+}
+
+// AddMediaHashed is AddMedia for a local file (m.Local) already read by
+// HashLocal, on another goroutine while the export went on: when the file
+// is still the one that was hashed, it is linked without being read again.
+func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opener, pre *LocalHash) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -509,11 +546,6 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.WouldCopy, Bytes: max(m.Size, 0)})
 		return nil
 	}
-	rc, err := open(ctx)
-	if err != nil {
-		return fmt.Errorf("media %s: %w", rel, err)
-	}
-	defer rc.Close()
 	e := mapping.Entry{Kind: mapping.KindMedia, Key: rel, Path: p, Modified: m.ModTime.Truncate(time.Second)}
 	var sha1h hash.Hash
 	if m.SHA1 != "" {
@@ -530,18 +562,41 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 		}
 		return nil
 	}
-	e, err = w.copyIn(ctx, e, rc, sha1h, check)
-	if err != nil {
-		return fmt.Errorf("media %s: %w", rel, err)
+	linked := false
+	if w.opt.LinkLocal && m.Local != "" {
+		var err error
+		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check, pre); err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
+		if !linked && sha1h != nil {
+			sha1h.Reset()
+		}
+	}
+	if !linked {
+		rc, err := open(ctx)
+		if err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
+		e, err = w.copyIn(ctx, e, rc, sha1h, check)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("media %s: %w", rel, err)
+		}
 	}
 	if !m.Taken.IsZero() {
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
+	} else if linked && pre != nil && pre.takenFrom != "" && pre.SHA256 == e.SHA256 && pre.rel == rel && pre.mod.Equal(e.Modified) {
+		e.Taken, e.TakenFrom = pre.taken, pre.takenFrom
 	} else if f, err := os.Open(dst); err == nil {
 		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
 		f.Close()
 	}
 	return w.finishMedia(e, false)
 }
+
+// LinksLocal reports whether AddMedia links local files (Options.LinkLocal
+// on a writer that writes), so a source knows hashing them ahead is useful.
+func (w *Writer) LinksLocal() bool { return w.opt.LinkLocal && !w.opt.DryRun }
 
 // HasUnchanged reports whether the snapshot already holds the media file
 // rel from the previous export, with this size and modification time and
@@ -561,7 +616,9 @@ func (w *Writer) unchanged(rel string, size int64, mod time.Time) (mapping.Entry
 		return mapping.Entry{}, false
 	}
 	st, err := os.Stat(filepath.Join(w.dir, filepath.FromSlash(p)))
-	if err != nil || st.Size() != prev.Size || !st.ModTime().Equal(prev.Modified) {
+	// A hard-linked file keeps its source's sub-second mtime; the manifest
+	// holds whole seconds, as a copy's mtime does.
+	if err != nil || st.Size() != prev.Size || !st.ModTime().Truncate(time.Second).Equal(prev.Modified) {
 		return mapping.Entry{}, false
 	}
 	return prev, true
@@ -602,7 +659,7 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	n, err := io.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
 	if err == nil && check != nil {
 		err = check(n)
 	}
@@ -625,6 +682,128 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	w.copied += n
 	w.mu.Unlock()
 	return e, nil
+}
+
+// linkIn puts the local file src into the snapshot at e.Path as a hard
+// link: it is read once, to hash and sniff it, and never written. The link
+// cannot alter the source because the snapshot never writes a file in
+// place (every change is a new file renamed over the old name, and a
+// linked file's mtime is never set). It reports false, with no error, when
+// the file system refuses the link (another device, a file system without
+// links, protected_hardlinks), so the caller copies instead.
+func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error, pre *LocalHash) (mapping.Entry, bool, error) {
+	var sum LocalHash
+	if pre != nil && extra == nil && pre.unchanged(src) {
+		sum = *pre
+	} else {
+		got, err := hashLocal(ctx, src, extra)
+		if err != nil {
+			return e, false, err
+		}
+		sum = *got
+	}
+	n := sum.Size
+	if check != nil {
+		if err := check(n); err != nil {
+			return e, false, err
+		}
+	}
+	after := sum.info
+	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
+	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, after) {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return e, false, err
+		}
+		tmp := filepath.Join(filepath.Dir(dst), fsutil.TempPrefix+"link-"+rand.Text())
+		if err := os.Link(src, tmp); err != nil {
+			w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
+			return e, false, nil
+		}
+		// The name may have been given to another file since it was read.
+		if st, err := os.Lstat(tmp); err != nil || !os.SameFile(st, after) || st.Size() != n || !st.ModTime().Equal(after.ModTime()) {
+			os.Remove(tmp)
+			return e, false, fmt.Errorf("%s changed while being read; run again", src)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return e, false, err
+		}
+	}
+	e.Size = n
+	e.SHA256 = sum.SHA256
+	e.MIME = media.Sniff(sum.head)
+	return e, true, nil
+}
+
+// LocalHash is what one read of a local file tells the snapshot: its
+// sha256, its first bytes, and the file as it was when read.
+type LocalHash struct {
+	SHA256 string
+	Size   int64
+	head   []byte
+	info   os.FileInfo
+	// The date the picture was taken, found for the media path rel with
+	// mtime mod (HashLocalMedia).
+	rel       string
+	mod       time.Time
+	taken     time.Time
+	takenFrom string
+}
+
+// HashLocal reads the local file p once, for AddMediaHashed.
+func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
+	return hashLocal(ctx, p, nil)
+}
+
+// HashLocalMedia is HashLocal that also finds when the picture was taken
+// (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
+// with modification time mod, so that work too leaves the sequential path.
+func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
+	l, err := hashLocal(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return l, nil
+	}
+	defer f.Close()
+	l.rel, l.mod = rel, mod.Truncate(time.Second)
+	l.taken, l.takenFrom = media.Taken(f, l.Size, media.Sniff(l.head), rel, l.mod)
+	return l, nil
+}
+
+func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	sn := &sniffer{}
+	ws := []io.Writer{h, sn}
+	if extra != nil {
+		ws = append(ws, extra)
+	}
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
+	if err != nil {
+		return nil, err
+	}
+	after, err := os.Stat(p)
+	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
+		return nil, fmt.Errorf("%s changed while being read; run again", p)
+	}
+	return &LocalHash{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, head: sn.head, info: after}, nil
+}
+
+// unchanged reports whether p is still the file that was hashed.
+func (l *LocalHash) unchanged(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && l.info != nil && os.SameFile(st, l.info) && st.Size() == l.Size && st.ModTime().Equal(l.info.ModTime())
 }
 
 // sniffer keeps the first bytes of a stream for media.Sniff.
@@ -763,7 +942,7 @@ func (w *Writer) commitDoc(f *os.File, dst, rel string) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := fsutil.Copy(h, f)
 	if err != nil {
 		fsutil.Abort(f)
 		return fmt.Errorf("snapshot %s: %w", rel, err)

@@ -7,10 +7,10 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
@@ -65,23 +65,78 @@ func remoteKey(r mapping.Remote) string {
 // led is not nil, ledger records of items found missing or different are
 // forgotten, so the next import sends them again.
 func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
+	return run(ctx, snap, imp, led, nil)
+}
+
+// RunWritten is Run for the check at the end of a migrate: when imp is an
+// importers.WrittenLister, files it wrote and that have not changed since
+// (by size and mtime) count with the checksum computed while writing them,
+// and when a destination's copy of a shared document (messages.jsonl, say)
+// is byte for byte the snapshot's, its records count as there without
+// parsing it again. Nothing is taken on trust that the destination's own
+// listing contradicts: a file gone, resized or touched since is read and
+// hashed as Run does. Without a WrittenLister it is Run.
+func RunWritten(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
+	wl, ok := imp.(importers.WrittenLister)
+	if !ok || led == nil {
+		return Run(ctx, snap, imp, led)
+	}
+	return run(ctx, snap, imp, led, wl)
+}
+
+func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, wl importers.WrittenLister) (Result, error) {
 	res := Result{Destination: imp.Name()}
 	remote := map[mapping.Kind]map[string]mapping.Remote{}
 	rows := map[mapping.Kind]*Row{}
-	for _, k := range mapping.Kinds {
-		rows[k] = &Row{Kind: k}
+	list := func(k mapping.Kind) error {
 		m := map[string]mapping.Remote{}
-		for r, err := range imp.List(ctx, k) {
+		seq := imp.List(ctx, k)
+		if wl != nil {
+			seq = wl.ListWritten(ctx, k, led)
+		}
+		for r, err := range seq {
 			if err != nil {
-				return res, fmt.Errorf("verify: list %s at %s: %w", k, imp.Name(), err)
+				return fmt.Errorf("verify: list %s at %s: %w", k, imp.Name(), err)
 			}
 			m[remoteKey(r)] = r
 		}
 		remote[k] = m
 		rows[k].Destination = len(m)
+		return nil
+	}
+	for _, k := range mapping.Kinds {
+		rows[k] = &Row{Kind: k}
+		if wl != nil && !snapshot.WholeFile(k) {
+			// Listed below, only if its document differs.
+			continue
+		}
+		if err := list(k); err != nil {
+			return res, err
+		}
+	}
+	// deferred holds, in written mode, the record kinds whose entries are
+	// counted now and compared once the document's own entry (written
+	// after its records) says whether they need to be.
+	deferred := map[mapping.Kind]bool{}
+	if wl != nil {
+		for _, k := range mapping.Kinds {
+			if !snapshot.WholeFile(k) {
+				deferred[k] = true
+			}
+		}
+	}
+	docSHA := map[string]string{}
+	// The destination's documents, kept before the pass below takes them
+	// off the listing as it matches them.
+	docs := map[string]mapping.Remote{}
+	for k := range deferred {
+		doc := snapshot.Document(k)
+		if r, ok := remote[mapping.KindFile][doc]; ok {
+			docs[doc] = r
+		}
 	}
 	hasher, _ := imp.(importers.Hasher)
-	for e, err := range snap.Entries() {
+	for e, err := range snap.EntriesOf(func(k mapping.Kind) bool { return !deferred[k] }) {
 		if err != nil {
 			return res, fmt.Errorf("verify: %w", err)
 		}
@@ -90,21 +145,43 @@ func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			continue
 		}
 		row.Source++
-		mk := matchKey(e)
-		r, ok := remote[e.Kind][mk]
-		if !ok {
-			row.Missing++
-			res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
-			forget(led, imp, e)
+		if deferred[e.Kind] {
 			continue
 		}
-		delete(remote[e.Kind], mk)
-		if detail, err := compare(snap, e, r, hasher); err != nil {
+		if e.Kind == mapping.KindFile {
+			docSHA[e.Path] = e.SHA256
+		}
+		if err := check(snap, e, row, remote, hasher, led, imp, &res); err != nil {
 			return res, err
-		} else if detail != "" {
-			row.Different++
-			res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "different", Detail: detail})
-			forget(led, imp, e)
+		}
+	}
+	for _, k := range mapping.Kinds {
+		if !deferred[k] {
+			continue
+		}
+		doc := snapshot.Document(k)
+		if r, ok := docs[doc]; ok && r.SHA256 != "" && r.SHA256 == docSHA[doc] {
+			// The destination's document is the snapshot's, byte for
+			// byte, so it holds each of its records.
+			rows[k].Destination = rows[k].Source
+			continue
+		}
+		if err := list(k); err != nil {
+			return res, err
+		}
+		row := rows[k]
+		row.Source = 0
+		for e, err := range snap.EntriesOf(func(kind mapping.Kind) bool { return kind == k }) {
+			if err != nil {
+				return res, fmt.Errorf("verify: %w", err)
+			}
+			if e.Kind != k {
+				continue
+			}
+			row.Source++
+			if err := check(snap, e, row, remote, hasher, led, imp, &res); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.OK = true
@@ -128,6 +205,30 @@ func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	return res, nil
+}
+
+// check compares one snapshot entry with the destination's listing,
+// counting it in row and res.
+func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.Kind]map[string]mapping.Remote, hasher importers.Hasher, led *ledger.Ledger, imp importers.Importer, res *Result) error {
+	mk := matchKey(e)
+	r, ok := remote[e.Kind][mk]
+	if !ok {
+		row.Missing++
+		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
+		forget(led, imp, e)
+		return nil
+	}
+	delete(remote[e.Kind], mk)
+	detail, err := compare(snap, e, r, hasher)
+	if err != nil {
+		return err
+	}
+	if detail != "" {
+		row.Different++
+		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "different", Detail: detail})
+		forget(led, imp, e)
+	}
+	return nil
 }
 
 func forget(led *ledger.Ledger, imp importers.Importer, e mapping.Entry) {
@@ -169,7 +270,7 @@ func fileHash(snap *snapshot.Reader, rel string, hs importers.Hasher) (string, e
 	}
 	defer f.Close()
 	h := hs.NewHash()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := fsutil.Copy(h, f); err != nil {
 		return "", err
 	}
 	return hashString(h.Sum(nil), hs), nil
