@@ -433,6 +433,23 @@ func printVerify(w io.Writer, res verify.Result) {
 	}
 }
 
+// printSummary prints what happened to each kind at the destination, with
+// the reasons items were skipped: the table report.html shows.
+func printSummary(w io.Writer, dest string, rows []report.Row) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\n", dest)
+	fmt.Fprintln(tw, "  kind\tfound\tcopied\talready there\tskipped\tfailed")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Found, r.Copied, r.Unchanged, r.Skipped, r.Failed)
+	}
+	tw.Flush()
+	for _, r := range rows {
+		for _, why := range r.Reasons {
+			fmt.Fprintf(w, "  skipped %d %s: %s\n", why.Count, r.Kind, why.Reason)
+		}
+	}
+}
+
 func isWholeFile(k mapping.Kind) bool {
 	return k == mapping.KindMedia || k == mapping.KindNote || k == mapping.KindFile
 }
@@ -478,9 +495,16 @@ func migrateCmd(g *globals) *cobra.Command {
 					NextStep    string      `json:"next_step,omitempty"`
 				}{res, imp, reportPath, next})
 			} else if !g.quiet {
-				printCounts(g.stdout, fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir), res.Export.Counts)
+				title := fmt.Sprintf("exported %s to snapshot %s", from, res.Export.Dir)
+				if res.Export.Reused {
+					title = fmt.Sprintf("%s has not changed since the last run; its snapshot %s is used as it is", from, res.Export.Dir)
+				}
+				printCounts(g.stdout, title, res.Export.Counts)
 				if imp.Destination != "" {
 					printImport(g.stdout, imp)
+					if !dry {
+						printSummary(g.stdout, imp.Destination, collector.Rows(&res.Export.Counts))
+					}
 				}
 			}
 			if dry {

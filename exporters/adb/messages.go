@@ -72,6 +72,8 @@ func (e *Exporter) countMessages(ctx context.Context) (int, error) {
 
 func (e *Exporter) exportSMS(ctx context.Context, w *snapshot.Writer) error {
 	cols := smsHexCols
+	adder := newMessageAdder(ctx, w)
+	defer adder.wait()
 	add := func(r provider.Row) error {
 		v := func(c string) string { return r.Get(cols, c) }
 		get := func(c string) string {
@@ -98,7 +100,11 @@ func (e *Exporter) exportSMS(ctx context.Context, w *snapshot.Writer) error {
 		if m.Status == -1 {
 			m.Status = 0
 		}
-		if err := w.AddMessage(ctx, m); err != nil {
+		p, err := snapshot.PrepareMessage(m)
+		if err == nil {
+			err = adder.add(p)
+		}
+		if err != nil {
 			return fmt.Errorf("sms %d: %w", r.ID, err)
 		}
 		return nil
@@ -108,6 +114,9 @@ func (e *Exporter) exportSMS(ctx context.Context, w *snapshot.Writer) error {
 		e.log.Info("the SMS provider refuses hex() projections; reading plain text with checks", "err", err)
 		cols = smsTextCols
 		err = e.query(ctx, provider.Query{URI: smsURI, Columns: cols}, add)
+	}
+	if werr := adder.wait(); err == nil && werr != nil {
+		err = fmt.Errorf("sms: %w", werr)
 	}
 	return err
 }

@@ -129,12 +129,18 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 	}
 	defer wk.close()
 	skip := func(name, why string) { w.Skip("", name, why) }
-	return wk.walk(ctx, func(m member) error {
+	add := func(m member) error {
 		if err := e.one(ctx, w, m); err != nil {
 			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		return nil
-	}, skip)
+	}
+	ahead := newHashAhead(ctx, w)
+	defer ahead.close()
+	if err := wk.walk(ctx, func(m member) error { return ahead.push(m, add) }, skip); err != nil {
+		return err
+	}
+	return ahead.flush(add)
 }
 
 // one reads one member into the snapshot.
@@ -159,9 +165,9 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 		return e.contacts(ctx, w, m)
 	case strings.HasSuffix(base, ".jsonl"):
 		if strings.HasPrefix(base, "call") {
-			return jsonl(ctx, m, func(c mapping.Call) error { return w.AddCall(ctx, c) })
+			return jsonl(ctx, m, same[mapping.Call], func(c mapping.Call) error { return w.AddCall(ctx, c) })
 		}
-		return jsonl(ctx, m, func(msg mapping.Message) error { return w.AddMessage(ctx, msg) })
+		return jsonl(ctx, m, snapshot.PrepareMessage, func(p *snapshot.PreparedMessage) error { return w.AddPrepared(ctx, p) })
 	case strings.HasPrefix(m.Name, snapshot.AttachmentsDir+"/"), strings.HasPrefix(m.Name, snapshot.NoteFilesDir+"/"):
 		// A snapshot's attachments keep their paths, which its messages
 		// and notes refer to.
@@ -349,7 +355,7 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 	if w.HasUnchanged(rel, m.Size, mod) {
 		// The last export already took this file for a photo, video or
 		// recording, and it has not changed: no need to read it again.
-		return w.AddMedia(ctx, md, open)
+		return w.AddMediaHashed(ctx, md, open, m.hashed)
 	}
 	rc, err := m.open()
 	if err != nil {
@@ -378,7 +384,7 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		w.NotUnderstood(m.Name, "not a photo, video, recording, vCard, JSONL or note")
 		return nil
 	}
-	return w.AddMedia(ctx, md, open)
+	return w.AddMediaHashed(ctx, md, open, m.hashed)
 }
 
 // mediaPath is where a member goes under media/ and the date it keeps.

@@ -22,30 +22,31 @@ const (
 
 // batch is a run of lines decoded by one goroutine; done closes when vals
 // (or err) are ready.
-type batch[T any] struct {
+type batch[T, R any] struct {
 	lines []int
 	raw   [][]byte
-	vals  []T
+	prep  func(T) (R, error)
+	vals  []R
 	err   error
 	done  chan struct{}
 }
 
-// jsonl decodes one JSON value per line of m and hands each to add, in the
-// file's order. Decoding runs on other goroutines, a few batches ahead of
-// add, so on a multi-core machine reading 100,000 messages costs about
-// what writing them does.
-func jsonl[T any](ctx context.Context, m member, add func(T) error) error {
+// jsonl decodes one JSON value per line of m, passes it through prep and
+// hands the result to add, in the file's order. Decoding and prep run on
+// other goroutines, a few batches ahead of add, so on a multi-core machine
+// reading 100,000 messages costs about what writing them does.
+func jsonl[T, R any](ctx context.Context, m member, prep func(T) (R, error), add func(R) error) error {
 	rc, err := m.open()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	queue := make(chan *batch[T], batchesAhead)
+	queue := make(chan *batch[T, R], batchesAhead)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(queue)
-		readErr <- readBatches(ctx, bufio.NewReaderSize(rc, 64<<10), queue)
+		readErr <- readBatches(ctx, bufio.NewReaderSize(rc, 64<<10), prep, queue)
 	}()
 	// On an early return the reader must be gone before rc is closed.
 	defer func() {
@@ -72,8 +73,8 @@ func jsonl[T any](ctx context.Context, m member, add func(T) error) error {
 
 // readBatches reads lines into batches, starts decoding each, and queues
 // them in order.
-func readBatches[T any](ctx context.Context, br *bufio.Reader, queue chan<- *batch[T]) error {
-	b := &batch[T]{}
+func readBatches[T, R any](ctx context.Context, br *bufio.Reader, prep func(T) (R, error), queue chan<- *batch[T, R]) error {
+	b := &batch[T, R]{prep: prep}
 	size := 0
 	send := func() bool {
 		if len(b.raw) == 0 {
@@ -86,7 +87,7 @@ func readBatches[T any](ctx context.Context, br *bufio.Reader, queue chan<- *bat
 		case <-ctx.Done():
 			return false
 		}
-		b, size = &batch[T]{}, 0
+		b, size = &batch[T, R]{prep: prep}, 0
 		return true
 	}
 	for line := 1; ; line++ {
@@ -112,15 +113,24 @@ func readBatches[T any](ctx context.Context, br *bufio.Reader, queue chan<- *bat
 	}
 }
 
-func (b *batch[T]) decode() {
+func (b *batch[T, R]) decode() {
 	defer close(b.done)
-	b.vals = make([]T, len(b.raw))
+	b.vals = make([]R, 0, len(b.raw))
 	for i, raw := range b.raw {
-		if err := json.Unmarshal(raw, &b.vals[i]); err != nil {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
 			b.err = fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, b.lines[i], err)
-			b.vals = b.vals[:i]
 			break
 		}
+		r, err := b.prep(v)
+		if err != nil {
+			b.err = fmt.Errorf("line %d: %w", b.lines[i], err)
+			break
+		}
+		b.vals = append(b.vals, r)
 	}
 	b.raw = nil
 }
+
+// same is the prep of values added as they are.
+func same[T any](v T) (T, error) { return v, nil }

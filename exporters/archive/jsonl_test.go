@@ -45,7 +45,7 @@ type num struct {
 
 func TestJSONLKeepsTheFileOrderAcrossBatches(t *testing.T) {
 	var got []int
-	err := jsonl(context.Background(), memberOf(lines(5000, 0)), func(v num) error { got = append(got, v.N); return nil })
+	err := jsonl(context.Background(), memberOf(lines(5000, 0)), same[num], func(v num) error { got = append(got, v.N); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestJSONLKeepsTheFileOrderAcrossBatches(t *testing.T) {
 
 func TestJSONLBadLineIsNamedAfterTheGoodOnesBeforeIt(t *testing.T) {
 	var got []int
-	err := jsonl(context.Background(), memberOf(lines(2000, 1300)), func(v num) error { got = append(got, v.N); return nil })
+	err := jsonl(context.Background(), memberOf(lines(2000, 1300)), same[num], func(v num) error { got = append(got, v.N); return nil })
 	if !errors.Is(err, mapping.ErrBadInput) || !strings.Contains(err.Error(), "line ") {
 		t.Fatalf("err = %v", err)
 	}
@@ -73,7 +73,7 @@ func TestJSONLBadLineIsNamedAfterTheGoodOnesBeforeIt(t *testing.T) {
 func TestJSONLStopsWhenAddFails(t *testing.T) {
 	stop := errors.New("disk full")
 	n := 0
-	err := jsonl(context.Background(), memberOf(lines(5000, 0)), func(v num) error {
+	err := jsonl(context.Background(), memberOf(lines(5000, 0)), same[num], func(v num) error {
 		n++
 		if n == 600 {
 			return stop
@@ -94,7 +94,7 @@ func BenchmarkJSONLMessages(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		n := 0
-		if err := jsonl(context.Background(), memberOf(data), func(mapping.Message) error { n++; return nil }); err != nil || n != 100_000 {
+		if err := jsonl(context.Background(), memberOf(data), same[mapping.Message], func(mapping.Message) error { n++; return nil }); err != nil || n != 100_000 {
 			b.Fatal(err, n)
 		}
 	}

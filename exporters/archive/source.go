@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -24,6 +25,8 @@ type member struct {
 	// local is the member's own file when it is one on this computer (a
 	// folder archive's), which the snapshot may link instead of copy.
 	local string
+	// hashed is local's sha256, when it was read ahead (hashAhead).
+	hashed *snapshot.LocalHash
 	// depth counts the zips this member is inside.
 	depth int
 }

@@ -79,7 +79,7 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 	}
 	if !d.dryRun {
 		if err := os.MkdirAll(d.root, 0o755); err != nil {
-			return fmt.Errorf("dir %s: %w", d.root, err)
+			return fsutil.Explain(d.root, fmt.Errorf("dir %s: %w", d.root, err))
 		}
 		// A run killed between creating a temp file and renaming it leaves
 		// the temp file behind; the ledger lock means no other miexit is
@@ -161,7 +161,7 @@ func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if exists && !ours {
 		kept, err := keepAside(dst)
 		if err != nil {
-			return "", fmt.Errorf("keep %s: %w", dst, err)
+			return "", fsutil.Explain(dst, fmt.Errorf("keep %s: %w", dst, err))
 		}
 		d.log.Warn("a different file was already at the destination; kept it under a new name", "path", dst, "kept_as", kept)
 	}
@@ -172,24 +172,24 @@ func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledg
 	defer src.Close()
 	f, err := fsutil.CreateTemp(dst)
 	if err != nil {
-		return "", fmt.Errorf("write %s: %w", dst, err)
+		return "", fsutil.Explain(dst, fmt.Errorf("write %s: %w", dst, err))
 	}
 	h := sha256.New()
 	n, err := fsutil.Copy(f, io.TeeReader(ctxReader{ctx, src}, h))
 	if err != nil {
 		fsutil.Abort(f)
-		return "", fmt.Errorf("copy %s: %w", e.Path, err)
+		return "", fsutil.Explain(dst, fmt.Errorf("copy %s: %w", e.Path, err))
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
 		fsutil.Abort(f)
 		return "", fmt.Errorf("%w: snapshot file %s does not match its manifest (sha256 %s, %d bytes; manifest %s, %d bytes): export again", mapping.ErrBadInput, e.Path, got, n, e.SHA256, e.Size)
 	}
 	if err := fsutil.Commit(f, dst, false); err != nil {
-		return "", fmt.Errorf("write %s: %w", dst, err)
+		return "", fsutil.Explain(dst, fmt.Errorf("write %s: %w", dst, err))
 	}
 	if !e.Modified.IsZero() {
 		if err := os.Chtimes(dst, e.Modified, e.Modified); err != nil {
-			return "", err
+			return "", fsutil.Explain(dst, err)
 		}
 	}
 	d.writes.Add(1)
@@ -244,7 +244,7 @@ func (d *Importer) copyManifest(snap *snapshot.Reader, led *ledger.Ledger) error
 		}
 		defer f.Close()
 		if _, err := fsutil.CopyFrom(dst, f, true); err != nil {
-			return fmt.Errorf("write %s: %w", dst, err)
+			return fsutil.Explain(dst, fmt.Errorf("write %s: %w", dst, err))
 		}
 		d.writes.Add(1)
 	}
@@ -406,7 +406,7 @@ func (d *Importer) sweepTemps(ctx context.Context) error {
 		}
 		if de.Type().IsRegular() && fsutil.IsTemp(p) {
 			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("remove leftover %s: %w", p, err)
+				return fsutil.Explain(p, fmt.Errorf("remove leftover %s: %w", p, err))
 			}
 			d.log.Info("removed a temp file left by an interrupted run", "path", p)
 		}

@@ -782,3 +782,23 @@ func TestRetryAfterPausesEveryWorker(t *testing.T) {
 		t.Errorf("waits %v: only the refused request paused", f.sleeps.all())
 	}
 }
+
+// Answers cut short after Dropbox did the work (a good status, then an
+// unexpected EOF) are retried, and the retries leave one copy of each file.
+func TestCutShortAnswersAreRetriedIntoOneCopy(t *testing.T) {
+	for _, route := range []string{dropboxtest.RouteStart, dropboxtest.RouteFinishBatch, dropboxtest.RouteList} {
+		t.Run(route, func(t *testing.T) {
+			f := newFixture(t)
+			f.srv.Inject(dropboxtest.Fault{Route: route, Truncate: true, Times: 2})
+			f.srv.Inject(dropboxtest.Fault{Route: route, Reset: true})
+			if err := f.importer().Import(context.Background(), defaultSample(t), openLedger(t), nil); err != nil {
+				t.Fatalf("import through cut-short answers: %v", err)
+			}
+			for _, file := range f.srv.Files() {
+				if strings.Contains(file.Path, "conflicted copy") || strings.Contains(file.Path, "(1)") {
+					t.Errorf("a second copy: %s", file.Path)
+				}
+			}
+		})
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf16"
 
@@ -133,6 +135,10 @@ func classify(ctx context.Context, err error, c *capture) error {
 		return err
 	case status == 0:
 		// No response at all: a network failure worth another try.
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		// A good status but the answer was cut short: the call may have
+		// done its work, which every caller's retry checks for.
 		return err
 	}
 	return retry.Permanent(err)

@@ -175,7 +175,20 @@ func (fs *folders) createFolder(ctx context.Context, name, parent string, props 
 		meta.Parents = []string{parent}
 	}
 	var out *drive.File
+	tries := 0
 	err := im.call(ctx, "create folder "+name, func(ctx context.Context) error {
+		if tries++; tries > 1 {
+			// The last attempt may have made the folder and lost the
+			// answer (a reset, a cut body): creating again would leave two.
+			found, err := im.findFolder(ctx, name, parent, props[apRole])
+			if err != nil {
+				return err
+			}
+			if found != nil {
+				out = found
+				return nil
+			}
+		}
 		var err error
 		out, err = im.drive.Files.Create(meta).Fields("id").Context(ctx).Do()
 		return err
@@ -184,6 +197,25 @@ func (fs *folders) createFolder(ctx context.Context, name, parent string, props 
 		return "", fmt.Errorf("google drive: create folder %s: %w", name, err)
 	}
 	return out.Id, nil
+}
+
+// findFolder looks for a folder miexit made with this name, parent and
+// role; nil when there is none.
+func (im *Importer) findFolder(ctx context.Context, name, parent, role string) (*drive.File, error) {
+	q := fmt.Sprintf("name = %s and mimeType = '%s' and trashed = false and appProperties has { key='%s' and value=%s }", quote(name), folderMIME, apRole, quote(role))
+	if parent != "" {
+		q += fmt.Sprintf(" and %s in parents", quote(parent))
+	}
+	var resp *drive.FileList
+	err := im.call(ctx, "look for folder "+name, func(ctx context.Context) error {
+		var err error
+		resp, err = im.drive.Files.List().Q(q).PageSize(10).Spaces("drive").Fields("files(id)").Context(ctx).Do()
+		return err
+	})
+	if err != nil || len(resp.Files) == 0 {
+		return nil, err
+	}
+	return resp.Files[0], nil
 }
 
 // dir returns the id of the folder at rel ("" is the source's folder).

@@ -531,3 +531,30 @@ func TestBadTokenIsAnErrorWithoutTheToken(t *testing.T) {
 		t.Errorf("401 should not be retried: %v", err)
 	}
 }
+
+// A folder create whose answer is lost (a reset after the work, an answer
+// cut short) is retried: the retry must find the folder, not make another.
+func TestLostFolderAnswersMakeNoSecondFolder(t *testing.T) {
+	e := newEnv(t, func(w *snapshot.Writer) { addFiles(t, w, 1<<10) })
+	e.srv.Inject(googletest.Fault{Endpoint: googletest.EPFilesCreate, Truncate: true, Times: 3})
+	e.opts.Retry.Sleep = func(context.Context, time.Duration) error { return nil }
+	if _, err := e.run(t); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, f := range e.srv.Files() {
+		if f.MimeType == googletest.FolderMIME {
+			if seen[f.Path] {
+				t.Errorf("two folders at %s", f.Path)
+			}
+			seen[f.Path] = true
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("no folder was made")
+	}
+	missing, different := checkVerify(t, e.importer(t), e.snap)
+	if len(missing)+len(different) > 0 {
+		t.Errorf("verify: missing %v, different %v", missing, different)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -33,6 +34,9 @@ import (
 const (
 	EnvEndpoint = "MIEXIT_ONEDRIVE_ENDPOINT"
 	EnvToken    = "MIEXIT_ONEDRIVE_TOKEN"
+	// EnvSmallMax lowers SmallMax (bytes), so tests of the whole binary
+	// send small files through upload sessions too.
+	EnvSmallMax = "MIEXIT_ONEDRIVE_SMALL_MAX"
 )
 
 // Upload sizes: a simple PUT up to SmallMax bytes, sessions above it in
@@ -50,7 +54,14 @@ func open(ctx context.Context, p importers.Params) (importers.Importer, error) {
 		return nil, err
 	}
 	c := graph.New(ts, graph.Options{Endpoint: os.Getenv(EnvEndpoint)})
-	return New(c, p)
+	im, err := New(c, p)
+	if err != nil {
+		return nil, err
+	}
+	if v, err := strconv.ParseInt(os.Getenv(EnvSmallMax), 10, 64); err == nil && v >= 0 && v < im.smallMax {
+		im.smallMax = v
+	}
+	return im, nil
 }
 
 // Importer uploads snapshots to one OneDrive folder.

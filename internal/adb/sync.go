@@ -214,11 +214,11 @@ func unixMode(m uint32) fs.FileMode {
 // sequence ends; stop early only by closing the session.
 func (s *Sync) List(path string) iter.Seq2[FileInfo, error] {
 	return func(yield func(FileInfo, error) bool) {
-		id := "LIST"
+		req := "LIST"
 		if s.ls2 {
-			id = "LIS2"
+			req = "LIS2"
 		}
-		if err := s.request(id, path); err != nil {
+		if err := s.request(req, path); err != nil {
 			yield(FileInfo{}, err)
 			return
 		}
@@ -237,6 +237,14 @@ func (s *Sync) List(path string) iter.Seq2[FileInfo, error] {
 			le := binary.LittleEndian
 			var fi FileInfo
 			var nameLen uint32
+			// A record of the other listing's shape would be read with the
+			// wrong length (a DNT2 in a 20-byte LIST header is cut short).
+			switch rec := string(hdr[:4]); {
+			case rec == "DENT" && s.ls2, rec == "DNT2" && !s.ls2:
+				s.busy = false
+				yield(FileInfo{}, s.fail(fmt.Errorf("adb list %s: unexpected %q in a %s listing", path, hdr[:4], req)))
+				return
+			}
 			switch string(hdr[:4]) {
 			case "DONE":
 				s.busy = false

@@ -3,11 +3,13 @@ package crashtest
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,10 +38,24 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "go build miexit: %v\n%s", err, out)
 			return 1
 		}
+		// Readable by everyone: TestPermissionDeniedThenResume runs the
+		// binary as another user.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 		src = filepath.Join(dir, "sample")
 		if err := sample.Generate(src); err != nil {
 			fmt.Fprintln(os.Stderr, "generate sample:", err)
 			return 1
+		}
+		// The tests mostly wait on child processes and on the retry
+		// waits the fakes ask for: run more of them at once than there
+		// are cores, unless -parallel was given.
+		set := false
+		flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+		if !set {
+			flag.Set("test.parallel", strconv.Itoa(max(runtime.GOMAXPROCS(0), 4)))
 		}
 		return m.Run()
 	}())
@@ -65,7 +81,9 @@ func (e *env) environ() []string {
 			out = append(out, kv)
 		}
 	}
-	out = append(out, "MIEXIT_STATE_DIR="+e.state, "MIEXIT_CONFIG_DIR="+e.config, "HOME="+filepath.Dir(e.state))
+	// Short backoffs: the injected faults would otherwise cost seconds of
+	// sleep each, and the waits' length is not what is tested here.
+	out = append(out, "MIEXIT_STATE_DIR="+e.state, "MIEXIT_CONFIG_DIR="+e.config, "HOME="+filepath.Dir(e.state), "MIEXIT_RETRY_BASE=5ms")
 	return append(out, e.vars...)
 }
 

@@ -21,6 +21,7 @@ func TestInterruptAndResume(t *testing.T) {
 	n := iterations(t) / 2
 	for di, d := range destinations {
 		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
 			want := baseline(t, d)
 			stopped := 0
 			for i := range n {

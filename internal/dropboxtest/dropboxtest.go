@@ -39,6 +39,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/miexit/miexit/internal/dropboxhash"
+	"github.com/miexit/miexit/internal/netfault"
 )
 
 // Limits Dropbox documents.
@@ -89,6 +90,11 @@ type Fault struct {
 	// PlainBody sends a 429 with a text body instead of the JSON error,
 	// as proxies and overloaded front ends do.
 	PlainBody bool
+	// Reset closes the connection with no answer before anything is done.
+	Reset bool
+	// Truncate serves the request, then sends its answer cut short: the
+	// status and headers, half the body, and a closed connection.
+	Truncate bool
 }
 
 // Server is the fake. Its methods are safe for concurrent use.
@@ -357,11 +363,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, &apiErr{status: http.StatusUnauthorized, summary: "invalid_access_token/..", body: tag("invalid_access_token")})
 		return
 	}
-	if fault != nil {
+	switch {
+	case fault != nil && fault.Reset:
+		netfault.Reset(w)
+		return
+	case fault != nil && fault.Truncate:
+		rec := netfault.NewRecorder()
+		s.serveRoute(rec, r, route)
+		rec.Truncate(w)
+		return
+	case fault != nil:
 		io.Copy(io.Discard, r.Body)
 		writeFault(w, fault)
 		return
 	}
+	s.serveRoute(w, r, route)
+}
+
+// serveRoute serves a request that passed the token and fault checks.
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, route string) {
 	var arg json.RawMessage
 	if a := r.Header.Get("Dropbox-API-Arg"); a != "" {
 		for i := 0; i < len(a); i++ {

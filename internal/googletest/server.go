@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"google.golang.org/api/people/v1"
+
+	"github.com/miexit/miexit/internal/netfault"
 )
 
 // Endpoint names used by counters and faults.
@@ -70,6 +72,11 @@ type Fault struct {
 	// DropAfter, for upload chunks, keeps this many bytes of the body and
 	// then closes the connection without answering, as a network cut does.
 	DropAfter int64
+	// Reset closes the connection with no answer before anything is done.
+	Reset bool
+	// Truncate serves the request, then sends its answer cut short: the
+	// status and headers, half the body, and a closed connection.
+	Truncate bool
 }
 
 // Server is the fake. Its exported methods let tests look at and change
@@ -299,6 +306,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.uploadChunk(w, r, id, f.DropAfter)
 			return
 		}
+		if f.Reset {
+			netfault.Reset(w)
+			return
+		}
+		if f.Truncate {
+			rec := netfault.NewRecorder()
+			s.handle(rec, r, ep, id)
+			rec.Truncate(w)
+			return
+		}
 		if f.RetryAfter != "" {
 			w.Header().Set("Retry-After", f.RetryAfter)
 		}
@@ -310,6 +327,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.Status, f.Reason, msg)
 		return
 	}
+	s.handle(w, r, ep, id)
+}
+
+// handle serves a request that passed the token and fault checks.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep, id string) {
 	switch ep {
 	case EPBatchCreate, EPUpdatePhoto, EPUpdateContact, EPDeleteContact, EPGroupsCreate, EPMembersModify:
 		if !s.beginMutate() {

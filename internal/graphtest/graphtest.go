@@ -57,6 +57,7 @@ type Server struct {
 	retryAfter string
 	rnd        *rand.Rand
 	queued     []queuedFault
+	kinds      []int // what SetFaults' random faults pick from
 }
 
 type queuedFault struct {
@@ -70,6 +71,8 @@ const (
 	Unavailable = 2 // 503 with Retry-After
 	ServerError = 3 // 500, nothing done
 	LostAnswer  = 4 // the request is carried out, then a 500 is sent
+	Reset       = 5 // the connection is closed with no answer, nothing done
+	Truncated   = 6 // the request is carried out, the answer is cut short
 )
 
 // FailNext makes the next request of kind (a Count name; "" for any)
@@ -149,6 +152,21 @@ func (s *Server) SetFaults(rate float64, retryAfter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultRate, s.retryAfter = rate, retryAfter
+}
+
+// SetFaultKinds limits SetFaults' random faults to kinds (Throttle ...
+// Truncated); with none given they are Throttle to LostAnswer.
+func (s *Server) SetFaultKinds(kinds ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds = kinds
+}
+
+// SetSeed makes the random faults follow another sequence.
+func (s *Server) SetSeed(seed uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rnd = rand.New(rand.NewPCG(seed, 2))
 }
 
 // SetRetryAfter sets the Retry-After (seconds) sent with 429 and 503.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miexit/miexit/internal/netfault"
 )
 
 // route is one parsed request.
@@ -161,7 +163,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.counts["fault"]++
 	} else if s.faultRate > 0 && s.rnd.Float64() < s.faultRate {
 		s.counts["fault"]++
-		fault = 1 + s.rnd.IntN(4)
+		if len(s.kinds) > 0 {
+			fault = s.kinds[s.rnd.IntN(len(s.kinds))]
+		} else {
+			fault = 1 + s.rnd.IntN(4)
+		}
 	}
 	retryAfter := s.retryAfter
 	s.mu.Unlock()
@@ -183,6 +189,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		lw := &lostAnswer{ResponseWriter: w, hdr: http.Header{}}
 		s.handle(lw, r, rt, kind)
 		writeErr(w, http.StatusInternalServerError, "generalException", "An unspecified error has occurred.")
+		return
+	case Reset:
+		netfault.Reset(w)
+		return
+	case Truncated:
+		rec := netfault.NewRecorder()
+		s.handle(rec, r, rt, kind)
+		rec.Truncate(w)
 		return
 	}
 	s.handle(w, r, rt, kind)

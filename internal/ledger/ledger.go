@@ -6,7 +6,6 @@
 package ledger
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -87,7 +86,7 @@ func (l *Ledger) Get(dest, key string) (Record, bool, error) {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(v, &rec)
+		return decode(v, &rec)
 	})
 	if err != nil {
 		return Record{}, false, fmt.Errorf("ledger get %s: %w", key, err)
@@ -156,11 +155,7 @@ func (l *Ledger) Flush() error {
 				}
 				continue
 			}
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(k.key), v); err != nil {
+			if err := b.Put([]byte(k.key), encode(r)); err != nil {
 				return err
 			}
 		}

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/miexit/miexit/internal/netfault"
 )
 
 // Album is one Cloud Album.
@@ -117,9 +119,11 @@ type Options struct {
 	// the service answers 401; 0 means forever.
 	TokenLife int
 	// FailRate is the fraction of requests answered 503; ResetRate the
-	// fraction whose connection is dropped. Seed makes them repeatable.
-	FailRate, ResetRate float64
-	Seed                uint64
+	// fraction whose connection is dropped; TruncateRate the fraction
+	// served with the answer cut short (a Content-Length larger than the
+	// bytes sent). Seed makes them repeatable.
+	FailRate, ResetRate, TruncateRate float64
+	Seed                              uint64
 	// SecondValidation makes every data call demand an interactive check.
 	SecondValidation bool
 	// Encrypted makes the account one with end-to-end encryption.
@@ -133,6 +137,10 @@ type Options struct {
 // the login URL points at, Storage the download host.
 type Server struct {
 	API, Account, Storage *httptest.Server
+
+	// The servers' URLs for handlers, set before any serves (Start
+	// writes the exported ones while the others already serve).
+	apiURL, accountURL, storageURL string
 
 	mu      sync.Mutex
 	opt     Options
@@ -155,9 +163,16 @@ func New(d Data, opt Options) *Server {
 	}
 	s := &Server{opt: opt, data: d, tokens: map[string]int{}, counts: map[string]int{},
 		rng: rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))}
-	s.API = httptest.NewServer(s.wrap(http.HandlerFunc(s.api)))
-	s.Account = httptest.NewServer(s.wrap(http.HandlerFunc(s.account)))
-	s.Storage = httptest.NewServer(s.wrap(http.HandlerFunc(s.storage)))
+	// Handlers read each other's URLs: all three are set before any serves.
+	s.API = httptest.NewUnstartedServer(s.wrap(http.HandlerFunc(s.api)))
+	s.Account = httptest.NewUnstartedServer(s.wrap(http.HandlerFunc(s.account)))
+	s.Storage = httptest.NewUnstartedServer(s.wrap(http.HandlerFunc(s.storage)))
+	s.apiURL = "http://" + s.API.Listener.Addr().String()
+	s.accountURL = "http://" + s.Account.Listener.Addr().String()
+	s.storageURL = "http://" + s.Storage.Listener.Addr().String()
+	s.API.Start()
+	s.Account.Start()
+	s.Storage.Start()
 	return s
 }
 
@@ -171,6 +186,13 @@ func (s *Server) Close() {
 // UserID and PassToken are the credentials the fake accepts.
 func (s *Server) UserID() string    { return s.opt.UserID }
 func (s *Server) PassToken() string { return s.opt.PassToken }
+
+// SetTruncateRate changes the fraction of answers cut short.
+func (s *Server) SetTruncateRate(rate float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.TruncateRate = rate
+}
 
 // SetFailRate changes the injected 503 and reset rates.
 func (s *Server) SetFailRate(fail, reset float64) {
@@ -194,7 +216,8 @@ func (s *Server) EditNote(id int64, content string, modified int64) {
 // Count returns how many requests a route received ("login", "sts",
 // "albums", "galleries", "storage", "jsonp", "download", "notes", "note",
 // "file", "notefile", "recordings", "recstorage", "contacts", "sms") or
-// how many answers of a kind were given ("503", "reset", "401").
+// how many answers of a kind were given ("503", "reset", "truncated",
+// "401").
 func (s *Server) Count(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,6 +276,10 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 		s.counts["total"]++
 		fail := s.opt.FailRate > 0 && s.rng.Float64() < s.opt.FailRate
 		reset := !fail && s.opt.ResetRate > 0 && s.rng.Float64() < s.opt.ResetRate
+		truncate := !fail && !reset && s.opt.TruncateRate > 0 && s.rng.Float64() < s.opt.TruncateRate
+		if truncate {
+			s.counts["truncated"]++
+		}
 		if fail {
 			s.counts["503"]++
 		}
@@ -265,12 +292,13 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			return
 		}
 		if reset {
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					c.Close()
-					return
-				}
-			}
+			netfault.Reset(w)
+			return
+		}
+		if truncate {
+			rec := netfault.NewRecorder()
+			defer rec.Truncate(w)
+			w = rec
 		}
 		// The web app's servers expect a browser.
 		if !strings.HasPrefix(r.UserAgent(), "Mozilla/5.0") {
@@ -360,7 +388,7 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, status401 bool)
 		}
 		return true
 	}
-	body := map[string]any{"R": 401, "S": "Err", "D": s.Account.URL + "/pass/serviceLogin?sid=i.mi.com", "isSecondValidation": second}
+	body := map[string]any{"R": 401, "S": "Err", "D": s.accountURL + "/pass/serviceLogin?sid=i.mi.com", "isSecondValidation": second}
 	if status401 {
 		writeJSON(w, http.StatusUnauthorized, body)
 	} else {
@@ -393,8 +421,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "missing ts", http.StatusBadRequest)
 			return
 		}
-		cb := s.API.URL + "/sts"
-		ok(w, map[string]any{"loginUrl": s.Account.URL + "/pass/serviceLogin?sid=i.mi.com&callback=" + url.QueryEscape(cb)})
+		cb := s.apiURL + "/sts"
+		ok(w, map[string]any{"loginUrl": s.accountURL + "/pass/serviceLogin?sid=i.mi.com&callback=" + url.QueryEscape(cb)})
 	case p == "/sts":
 		s.count("sts")
 		if r.URL.Query().Get("auth") == "" {
@@ -412,7 +440,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		http.SetCookie(w, &http.Cookie{Name: "serviceToken", Value: tok, Path: "/", HttpOnly: true})
 		http.SetCookie(w, &http.Cookie{Name: "userId", Value: s.opt.UserID, Path: "/"})
-		http.Redirect(w, r, s.API.URL+"/", http.StatusFound)
+		http.Redirect(w, r, s.apiURL+"/", http.StatusFound)
 	case p == "/gallery/user/album/list":
 		s.count("albums")
 		if !s.session(w, r, true) {
@@ -437,7 +465,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 					apiErr(w, 50050, "file deleted")
 					return
 				}
-				ok(w, map[string]any{"url": fmt.Sprintf("%s/jsonp/gallery/%d?callback=dl_img_cb", s.Storage.URL, id)})
+				ok(w, map[string]any{"url": fmt.Sprintf("%s/jsonp/gallery/%d?callback=dl_img_cb", s.storageURL, id)})
 				return
 			}
 		}
@@ -475,7 +503,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad file request", http.StatusBadRequest)
 			return
 		}
-		http.Redirect(w, r, s.Storage.URL+"/notefile/"+url.PathEscape(fid)+"?sig=x", http.StatusFound)
+		http.Redirect(w, r, s.storageURL+"/notefile/"+url.PathEscape(fid)+"?sig=x", http.StatusFound)
 	case p == "/sfs/ns/recorder/dir/0/list":
 		s.count("recordings")
 		if !s.session(w, r, true) {
@@ -495,7 +523,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.ParseInt(parts[0], 10, 64)
 		for _, rec := range s.data.Recordings {
 			if rec.ID == id {
-				ok(w, map[string]any{"url": fmt.Sprintf("%s/jsonp/recorder/%d?callback=%s", s.Storage.URL, id, parts[2])})
+				ok(w, map[string]any{"url": fmt.Sprintf("%s/jsonp/recorder/%d?callback=%s", s.storageURL, id, parts[2])})
 				return
 			}
 		}
@@ -650,7 +678,7 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/javascript")
-		b, _ := json.Marshal(map[string]any{"url": fmt.Sprintf("%s/file/%s/%s", s.Storage.URL, kind, id), "meta": "meta-" + kind + "-" + id, "expires": 1})
+		b, _ := json.Marshal(map[string]any{"url": fmt.Sprintf("%s/file/%s/%s", s.storageURL, kind, id), "meta": "meta-" + kind + "-" + id, "expires": 1})
 		fmt.Fprintf(w, "%s(%s);", cb, b)
 	case strings.HasPrefix(p, "/file/"):
 		s.count("download")

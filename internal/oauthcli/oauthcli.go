@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,6 +81,13 @@ func (f *Flow) Run(ctx context.Context) (*oauth2.Token, error) {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/" {
 				http.NotFound(w, r)
+				return
+			}
+			if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("state")), []byte(state)) != 1 {
+				// Not the redirect this sign-in asked for (a stale tab, a
+				// forged link): refused, and the flow keeps waiting for
+				// the real one rather than ending on it.
+				http.Error(w, "miexit: this sign-in link does not belong to the sign-in in progress.", http.StatusBadRequest)
 				return
 			}
 			cb := readCallback(r, state)
@@ -144,13 +152,32 @@ func readCallback(r *http.Request, state string) callback {
 		return callback{err: fmt.Errorf("oauth: %w: the redirect's state does not match this sign-in", ErrDenied)}
 	}
 	if e := q.Get("error"); e != "" {
-		return callback{err: fmt.Errorf("oauth: %w: %s", ErrDenied, e)}
+		if e == "access_denied" {
+			return callback{err: fmt.Errorf("oauth: %w: access was refused on the sign-in page; run the same `miexit auth` command again and allow access", ErrDenied)}
+		}
+		return callback{err: fmt.Errorf("oauth: %w: the sign-in page answered %q", ErrDenied, printable(e))}
 	}
 	code := q.Get("code")
 	if code == "" {
 		return callback{err: fmt.Errorf("oauth: %w: the redirect carries no code", ErrDenied)}
 	}
 	return callback{code: code}
+}
+
+// printable keeps an error code from the redirect short and plain: it
+// comes from whoever sent the request and ends up on the terminal.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= 64 {
+			break
+		}
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func randomState() (string, error) {

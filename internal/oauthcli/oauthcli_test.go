@@ -115,19 +115,6 @@ func TestFlowGetsATokenWithPKCEAndClosesTheListener(t *testing.T) {
 	}
 }
 
-func TestFlowRejectsAWrongState(t *testing.T) {
-	p := newProvider(t)
-	var redirect string
-	f := &Flow{Config: p.config(), Open: p.browser(t, "good-code", true, &redirect)}
-	_, err := f.Run(context.Background())
-	if !errors.Is(err, ErrDenied) {
-		t.Fatalf("err = %v, want ErrDenied", err)
-	}
-	if p.exchanges.Load() != 0 {
-		t.Error("a code with a wrong state was exchanged")
-	}
-}
-
 type lineWriter struct{ ch chan string }
 
 func (w lineWriter) Write(b []byte) (int, error) {

@@ -122,12 +122,19 @@ func Export(ctx context.Context, src, dir string, o Options) (ExportResult, erro
 func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Options) (ExportResult, error) {
 	state := ""
 	if st, ok := ex.(exporters.Stater); ok && !o.DryRun {
+		// The snapshot's files are checked while the source is walked.
+		intact := make(chan *snapshot.Reader, 1)
+		go func() { intact <- intactSnapshot(dir, src, o) }()
 		var err error
-		if state, err = st.State(ctx); err != nil {
+		state, err = st.State(ctx)
+		prev := <-intact
+		if err != nil {
 			return ExportResult{}, fmt.Errorf("export %s: %w", src, err)
 		}
-		if res, ok := reuse(dir, src, state, o); ok {
-			return res, nil
+		if prev != nil && state != "" && prev.SourceState() == state {
+			o.Log.Info("the source has not changed since the last export; reusing its snapshot", "source", src, "dir", dir)
+			c := prev.Counts()
+			return ExportResult{Dir: dir, Counts: c, Unchanged: c.Media, Reused: true}, nil
 		}
 	}
 	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal, SourceState: state})
@@ -144,25 +151,21 @@ func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Optio
 	return ExportResult{Dir: dir, Counts: w.Counts(), Unchanged: w.Unchanged()}, nil
 }
 
-// reuse returns the snapshot in dir as this export's result when it was
-// made from src in the same state and still holds every file it lists:
-// exporting again would write the same bytes, so an unchanged re-run
-// costs a walk of the source, not a read of it.
-func reuse(dir, src, state string, o Options) (ExportResult, bool) {
-	if state == "" {
-		return ExportResult{}, false
-	}
+// intactSnapshot returns the snapshot in dir when it was made from src
+// with a recorded source state and still holds every file it lists, so it
+// may be reused as it is if the source's state is the same: exporting
+// again would write the same bytes, and an unchanged re-run then costs a
+// walk of the source, not a read of it.
+func intactSnapshot(dir, src string, o Options) *snapshot.Reader {
 	r, err := snapshot.Open(dir)
-	if err != nil || r.Source() != src || r.SourceState() != state {
-		return ExportResult{}, false
+	if err != nil || r.Source() != src || r.SourceState() == "" {
+		return nil
 	}
 	if ok, err := r.Intact(); err != nil || !ok {
 		o.Log.Info("the snapshot misses files it lists; exporting again", "dir", dir, "err", err)
-		return ExportResult{}, false
+		return nil
 	}
-	o.Log.Info("the source has not changed since the last export; reusing its snapshot", "source", src, "dir", dir)
-	c := r.Counts()
-	return ExportResult{Dir: dir, Counts: c, Unchanged: c.Media, Reused: true}, true
+	return r
 }
 
 // DefaultSnapshot is where migrate keeps the snapshot of src: a folder in

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -80,7 +81,9 @@ func (p *Pacer) wait(ctx context.Context, sl func(context.Context, time.Duration
 type Policy struct {
 	// Attempts is the total number of tries (default 8).
 	Attempts int
-	// Base and Max bound the exponential backoff (defaults 500 ms, 60 s).
+	// Base and Max bound the exponential backoff (defaults 500 ms, 60 s;
+	// MIEXIT_RETRY_BASE, a Go duration, replaces the default Base so the
+	// fault-injection tests of the whole binary do not sleep for minutes).
 	Base, Max time.Duration
 	// MaxAfter caps a server's Retry-After (default 15 minutes); a longer
 	// demand fails with the server's message instead of hanging.
@@ -111,7 +114,7 @@ func (p Policy) Do(ctx context.Context, op string, fn func(ctx context.Context) 
 	}
 	base, maxd, maxAfter := p.Base, p.Max, p.MaxAfter
 	if base <= 0 {
-		base = 500 * time.Millisecond
+		base = defaultBase()
 	}
 	if maxd <= 0 {
 		maxd = 60 * time.Second
@@ -158,6 +161,14 @@ func (p Policy) Do(ctx context.Context, op string, fn func(ctx context.Context) 
 	}
 	return fmt.Errorf("%s: gave up after %d attempts: %w", op, attempts, err)
 }
+
+// defaultBase is 500 ms unless MIEXIT_RETRY_BASE says otherwise.
+var defaultBase = sync.OnceValue(func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("MIEXIT_RETRY_BASE")); err == nil && d > 0 {
+		return d
+	}
+	return 500 * time.Millisecond
+})
 
 // backoff is base*2^i with full jitter in [d/2, d], capped at max.
 func backoff(base, maxd time.Duration, i int) time.Duration {

@@ -164,3 +164,31 @@ func TestLinkRefusedFallsBackToCopy(t *testing.T) {
 		t.Fatalf("entry %+v", e)
 	}
 }
+
+func TestAnExportSweepsTheTempFilesOfAKilledOne(t *testing.T) {
+	dir := t.TempDir()
+	debris := []string{
+		filepath.Join(dir, "media", "DCIM", ".miexit-tmp-123"),
+		filepath.Join(dir, "media", "DCIM", ".miexit-tmp-link-ABC"),
+		filepath.Join(dir, ".miexit-tmp-entries-9"),
+	}
+	for _, p := range debris {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("half a video"), 0o644)
+	}
+	keep := filepath.Join(dir, "media", "DCIM", "a.jpg")
+	os.WriteFile(keep, jpeg, 0o644)
+	w, err := Create(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Abort()
+	for _, p := range debris {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("a snapshot file was swept: %v", err)
+	}
+}

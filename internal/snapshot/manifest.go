@@ -48,6 +48,15 @@ func (s *spool) add(e mapping.Entry) error {
 	return nil
 }
 
+// addEncoded adds an entry already encoded as one JSON line.
+func (s *spool) addEncoded(line []byte) error {
+	s.n++
+	if _, err := s.buf.Write(line); err != nil {
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	return nil
+}
+
 func (s *spool) close() {
 	if s.f != nil {
 		fsutil.Abort(s.f)

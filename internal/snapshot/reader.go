@@ -110,8 +110,12 @@ func (r *Reader) Intact() (bool, error) {
 			return false, err
 		}
 		st, err := os.Stat(filepath.Join(r.dir, filepath.FromSlash(e.Path)))
-		if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size ||
-			!st.ModTime().Truncate(time.Second).Equal(e.Modified.Truncate(time.Second)) {
+		if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
+			return false, nil
+		}
+		// An attachment the source gave no date keeps the time it was
+		// written, which its entry does not record.
+		if !e.Modified.IsZero() && !st.ModTime().Truncate(time.Second).Equal(e.Modified.Truncate(time.Second)) {
 			return false, nil
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -141,6 +142,9 @@ func Create(dir string, opt Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
+	if err := sweepTemps(dir, w.log); err != nil {
+		return nil, err
+	}
 	if r, err := Open(dir); err == nil {
 		w.loadPrev(r)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -153,6 +157,24 @@ func Create(dir string, opt Options) (*Writer, error) {
 	}
 	w.entries = sp
 	return w, nil
+}
+
+// sweepTemps removes the temp files an export killed mid-way left in the
+// snapshot (a half-copied video can be large); a writer is the only one
+// writing its snapshot, so every one of them is debris.
+func sweepTemps(dir string, log *slog.Logger) error {
+	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", dir, err)
+		}
+		if de.Type().IsRegular() && fsutil.IsTemp(p) {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("snapshot %s: remove leftover %s: %w", dir, p, err)
+			}
+			log.Info("removed a temp file left by an interrupted export", "path", p)
+		}
+		return nil
+	})
 }
 
 func (w *Writer) loadPrev(r *Reader) {
@@ -266,9 +288,25 @@ func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
 // AddMessage adds one SMS or MMS. MMS parts with bytes must be added first
 // with AddFile and referenced by Part.File.
 func (w *Writer) AddMessage(ctx context.Context, m mapping.Message) error {
-	if err := ctx.Err(); err != nil {
+	p, err := PrepareMessage(m)
+	if err != nil {
 		return err
 	}
+	return w.AddPrepared(ctx, p)
+}
+
+// PreparedMessage is a message encoded for the snapshot by
+// PrepareMessage, which any goroutine may call, so that AddPrepared, which
+// must run in the messages' order, only writes.
+type PreparedMessage struct {
+	m     mapping.Message
+	line  []byte
+	entry []byte // its manifest entry, encoded
+}
+
+// PrepareMessage fills in a message's type and key and encodes its JSON
+// line and manifest entry.
+func PrepareMessage(m mapping.Message) (*PreparedMessage, error) {
 	if m.Type == "" {
 		m.Type = "sms"
 	}
@@ -277,14 +315,27 @@ func (w *Writer) AddMessage(ctx context.Context, m mapping.Message) error {
 	}
 	line, err := json.Marshal(&m)
 	if err != nil {
-		return fmt.Errorf("message %s: %w", m.Key, err)
+		return nil, fmt.Errorf("message %s: %w", m.Key, err)
 	}
 	if len(line) > maxMessageBytes {
-		return fmt.Errorf("%w: message %s is %d bytes, over the %d limit", mapping.ErrBadInput, m.Key, len(line), maxMessageBytes)
+		return nil, fmt.Errorf("%w: message %s is %d bytes, over the %d limit", mapping.ErrBadInput, m.Key, len(line), maxMessageBytes)
 	}
 	line = append(line, '\n')
-	return w.addRecord(mapping.KindMessage, m.Key, MessagesPath, line, func(b *smsxml.BodyWriter) error {
-		return b.Message(&m, w.openAttachment)
+	sum := sha256.Sum256(line)
+	entry, err := json.Marshal(mapping.Entry{Kind: mapping.KindMessage, Key: m.Key, Path: MessagesPath, Size: int64(len(line)), SHA256: hex.EncodeToString(sum[:])})
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{m: m, line: line, entry: append(entry, '\n')}, nil
+}
+
+// AddPrepared adds a message made by PrepareMessage.
+func (w *Writer) AddPrepared(ctx context.Context, p *PreparedMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return w.addRecordEncoded(mapping.KindMessage, p.m.Key, MessagesPath, p.line, p.entry, func(b *smsxml.BodyWriter) error {
+		return b.Message(&p.m, w.openAttachment)
 	})
 }
 
@@ -315,6 +366,12 @@ func (w *Writer) openAttachment(rel string) (io.ReadCloser, error) {
 }
 
 func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml func(*smsxml.BodyWriter) error) error {
+	return w.addRecordEncoded(kind, key, rel, rec, nil, xml)
+}
+
+// addRecordEncoded is addRecord with the manifest entry already encoded
+// (by a PrepareMessage on another goroutine), or nil to encode it here.
+func (w *Writer) addRecordEncoded(kind mapping.Kind, key, rel string, rec, entry []byte, xml func(*smsxml.BodyWriter) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -328,7 +385,6 @@ func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml f
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(rec)
 	if !w.opt.DryRun {
 		if _, err := d.buf.Write(rec); err != nil {
 			return fmt.Errorf("snapshot %s: %w", rel, err)
@@ -338,8 +394,15 @@ func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml f
 				return fmt.Errorf("snapshot %s: %w", rel, err)
 			}
 		}
-		if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
-			return err
+		if entry != nil {
+			if err := w.entries.addEncoded(entry); err != nil {
+				return err
+			}
+		} else {
+			sum := sha256.Sum256(rec)
+			if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+				return err
+			}
 		}
 	}
 	d.n++
@@ -491,6 +554,13 @@ type Opener func(ctx context.Context) (io.ReadCloser, error)
 // it on the way, unless the previous export already holds it with the same
 // size and modification time. Thumbnails are counted, not copied.
 func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) error {
+	return w.AddMediaHashed(ctx, m, open, nil)
+}
+
+// AddMediaHashed is AddMedia for a local file (m.Local) already read by
+// HashLocal, on another goroutine while the export went on: when the file
+// is still the one that was hashed, it is linked without being read again.
+func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opener, pre *LocalHash) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -545,7 +615,7 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	linked := false
 	if w.opt.LinkLocal && m.Local != "" {
 		var err error
-		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check); err != nil {
+		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check, pre); err != nil {
 			return fmt.Errorf("media %s: %w", rel, err)
 		}
 		if !linked && sha1h != nil {
@@ -565,12 +635,18 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 	}
 	if !m.Taken.IsZero() {
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
+	} else if linked && pre != nil && pre.takenFrom != "" && pre.SHA256 == e.SHA256 && pre.rel == rel && pre.mod.Equal(e.Modified) {
+		e.Taken, e.TakenFrom = pre.taken, pre.takenFrom
 	} else if f, err := os.Open(dst); err == nil {
 		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
 		f.Close()
 	}
 	return w.finishMedia(e, false)
 }
+
+// LinksLocal reports whether AddMedia links local files (Options.LinkLocal
+// on a writer that writes), so a source knows hashing them ahead is useful.
+func (w *Writer) LinksLocal() bool { return w.opt.LinkLocal && !w.opt.DryRun }
 
 // HasUnchanged reports whether the snapshot already holds the media file
 // rel from the previous export, with this size and modification time and
@@ -665,33 +741,24 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 // linked file's mtime is never set). It reports false, with no error, when
 // the file system refuses the link (another device, a file system without
 // links, protected_hardlinks), so the caller copies instead.
-func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error) (mapping.Entry, bool, error) {
-	f, err := os.Open(src)
-	if err != nil {
-		return e, false, err
+func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra hash.Hash, check func(n int64) error, pre *LocalHash) (mapping.Entry, bool, error) {
+	var sum LocalHash
+	if pre != nil && extra == nil && pre.unchanged(src) {
+		sum = *pre
+	} else {
+		got, err := hashLocal(ctx, src, extra)
+		if err != nil {
+			return e, false, err
+		}
+		sum = *got
 	}
-	defer f.Close()
-	before, err := f.Stat()
-	if err != nil {
-		return e, false, err
+	n := sum.Size
+	if check != nil {
+		if err := check(n); err != nil {
+			return e, false, err
+		}
 	}
-	h := sha256.New()
-	sn := &sniffer{}
-	ws := []io.Writer{h, sn}
-	if extra != nil {
-		ws = append(ws, extra)
-	}
-	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
-	if err == nil && check != nil {
-		err = check(n)
-	}
-	if err != nil {
-		return e, false, err
-	}
-	after, err := os.Stat(src)
-	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
-		return e, false, fmt.Errorf("%s changed while being read; run again", src)
-	}
+	after := sum.info
 	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
 	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, after) {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -702,15 +769,91 @@ func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra 
 			w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
 			return e, false, nil
 		}
+		// The name may have been given to another file since it was read.
+		if st, err := os.Lstat(tmp); err != nil || !os.SameFile(st, after) || st.Size() != n || !st.ModTime().Equal(after.ModTime()) {
+			os.Remove(tmp)
+			return e, false, fmt.Errorf("%s changed while being read; run again", src)
+		}
 		if err := os.Rename(tmp, dst); err != nil {
 			os.Remove(tmp)
 			return e, false, err
 		}
 	}
 	e.Size = n
-	e.SHA256 = hex.EncodeToString(h.Sum(nil))
-	e.MIME = media.Sniff(sn.head)
+	e.SHA256 = sum.SHA256
+	e.MIME = media.Sniff(sum.head)
 	return e, true, nil
+}
+
+// LocalHash is what one read of a local file tells the snapshot: its
+// sha256, its first bytes, and the file as it was when read.
+type LocalHash struct {
+	SHA256 string
+	Size   int64
+	head   []byte
+	info   os.FileInfo
+	// The date the picture was taken, found for the media path rel with
+	// mtime mod (HashLocalMedia).
+	rel       string
+	mod       time.Time
+	taken     time.Time
+	takenFrom string
+}
+
+// HashLocal reads the local file p once, for AddMediaHashed.
+func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
+	return hashLocal(ctx, p, nil)
+}
+
+// HashLocalMedia is HashLocal that also finds when the picture was taken
+// (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
+// with modification time mod, so that work too leaves the sequential path.
+func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
+	l, err := hashLocal(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return l, nil
+	}
+	defer f.Close()
+	l.rel, l.mod = rel, mod.Truncate(time.Second)
+	l.taken, l.takenFrom = media.Taken(f, l.Size, media.Sniff(l.head), rel, l.mod)
+	return l, nil
+}
+
+func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	sn := &sniffer{}
+	ws := []io.Writer{h, sn}
+	if extra != nil {
+		ws = append(ws, extra)
+	}
+	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
+	if err != nil {
+		return nil, err
+	}
+	after, err := os.Stat(p)
+	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
+		return nil, fmt.Errorf("%s changed while being read; run again", p)
+	}
+	return &LocalHash{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, head: sn.head, info: after}, nil
+}
+
+// unchanged reports whether p is still the file that was hashed.
+func (l *LocalHash) unchanged(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && l.info != nil && os.SameFile(st, l.info) && st.Size() == l.Size && st.ModTime().Equal(l.info.ModTime())
 }
 
 // sniffer keeps the first bytes of a stream for media.Sniff.

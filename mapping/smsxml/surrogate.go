@@ -144,7 +144,9 @@ func parseRef(b []byte, atEOF bool) (code int, n int, ok bool) {
 		}
 		code = code*base + d
 	}
-	if i == len(b) && i < maxRef {
+	// Out of input, the ';' (or the digit that ends it) is still to come:
+	// at maxRef too, where the digits stop but the ';' may follow.
+	if i == len(b) {
 		if atEOF {
 			return 0, 0, false
 		}

@@ -1,0 +1,85 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// Hashing ahead on other goroutines must not change what the snapshot
+// holds or the order of its manifest.
+func TestHashingAheadKeepsTheSequentialManifest(t *testing.T) {
+	src := t.TempDir()
+	for i := range 60 {
+		dir := filepath.Join(src, "DCIM", fmt.Sprintf("d%d", i%3))
+		os.MkdirAll(dir, 0o755)
+		body := append([]byte("\xff\xd8\xff\xe0"), []byte(fmt.Sprintf("photo %d %s", i, make([]byte, i*1000)))...)
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("IMG_%03d.jpg", i)), body, 0o644)
+		if i%20 == 0 {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("notes-%d.vcf", i)), []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:P"+fmt.Sprint(i)+"\r\nEND:VCARD\r\n"), 0o644)
+		}
+	}
+	// Real photos with EXIF dates, and a video with an MP4 header date.
+	for _, f := range []string{"DCIM/Camera/IMG_20240501_101500.jpg", "DCIM/Camera/VID_20240502_120000.mp4"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sample", filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			os.WriteFile(filepath.Join(src, "DCIM", "d1", fmt.Sprintf("x%d-%s", i, filepath.Base(f))), b, 0o644)
+		}
+	}
+	export := func(link bool) []mapping.Entry {
+		dir := filepath.Join(t.TempDir(), "snap")
+		e, err := New(exporters.Params{Arg: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := snapshot.Create(dir, snapshot.Options{LinkLocal: link})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := e.Export(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, err := snapshot.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []mapping.Entry
+		for en, err := range r.Entries() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, en)
+		}
+		return out
+	}
+	seq, ahead := export(false), export(true)
+	if len(seq) != len(ahead) || len(seq) < 73 {
+		t.Fatalf("%d entries linked ahead, %d copied", len(ahead), len(seq))
+	}
+	exif := 0
+	for i := range seq {
+		a, b := seq[i], ahead[i]
+		if a.TakenFrom == "exif" || a.TakenFrom == "mp4" {
+			exif++
+		}
+		if a.Kind != b.Kind || a.Key != b.Key || a.Path != b.Path || a.SHA256 != b.SHA256 || a.Size != b.Size || a.MIME != b.MIME || !a.Taken.Equal(b.Taken) || a.TakenFrom != b.TakenFrom {
+			t.Fatalf("entry %d: %+v linked ahead, %+v copied", i, b, a)
+		}
+	}
+	if exif < 10 {
+		t.Fatalf("only %d entries dated from EXIF or MP4: the test photos lost their metadata", exif)
+	}
+}
