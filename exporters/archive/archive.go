@@ -357,15 +357,23 @@ func (e *Exporter) mediaOrOther(ctx context.Context, w *snapshot.Writer, m membe
 		// recording, and it has not changed: no need to read it again.
 		return w.AddMediaHashed(ctx, md, open, m.hashed)
 	}
-	rc, err := m.open()
-	if err != nil {
-		return err
-	}
-	head := make([]byte, 512)
-	n, err := io.ReadFull(rc, head)
-	rc.Close()
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return err
+	var head []byte
+	var n int
+	if m.hashed != nil && (len(m.hashed.Lead()) == snapshot.LeadLen || int64(len(m.hashed.Lead())) == m.hashed.Size) {
+		// Read already, by the worker that hashed it.
+		head = m.hashed.Lead()
+		n = len(head)
+	} else {
+		rc, err := m.open()
+		if err != nil {
+			return err
+		}
+		head = make([]byte, snapshot.LeadLen)
+		n, err = io.ReadFull(rc, head)
+		rc.Close()
+		if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+			return err
+		}
 	}
 	if miui.LooksLikeBackup(head[:n]) {
 		// A backup renamed or copied without its .bak name.

@@ -791,6 +791,7 @@ type LocalHash struct {
 	SHA256 string
 	Size   int64
 	head   []byte
+	lead   []byte
 	info   os.FileInfo
 	// The date the picture was taken, found for the media path rel with
 	// mtime mod (HashLocalMedia).
@@ -809,45 +810,95 @@ func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
 // (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
 // with modification time mod, so that work too leaves the sequential path.
 func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
-	l, err := hashLocal(ctx, p, nil)
+	front := &frontCapture{max: takenFront}
+	l, f, err := hashLocalKeep(ctx, p, nil, front)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return l, nil
-	}
 	defer f.Close()
+	l.lead = bytes.Clone(front.b[:min(LeadLen, len(front.b))])
 	l.rel, l.mod = rel, mod.Truncate(time.Second)
-	l.taken, l.takenFrom = media.Taken(f, l.Size, media.Sniff(l.head), rel, l.mod)
+	// The dates are near the start of a photo: read from what the hash
+	// already read, the rest of the file (an MP4's moov at its end) from
+	// the same open file.
+	l.taken, l.takenFrom = media.Taken(frontReaderAt{front.b, f}, l.Size, media.Sniff(l.head), rel, l.mod)
 	return l, nil
 }
 
+// Lead is the file's first bytes (up to LeadLen), which HashLocalMedia
+// keeps so a source can tell what the file is without opening it again.
+func (l *LocalHash) Lead() []byte { return l.lead }
+
+// LeadLen is how much of a file's start Lead keeps.
+const LeadLen = 512
+
+// takenFront is how much of a file's start HashLocalMedia keeps for
+// finding its date.
+const takenFront = 128 << 10
+
+// frontCapture keeps the first max bytes written to it.
+type frontCapture struct {
+	b   []byte
+	max int
+}
+
+func (c *frontCapture) Write(p []byte) (int, error) {
+	if need := c.max - len(c.b); need > 0 {
+		c.b = append(c.b, p[:min(need, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// frontReaderAt reads from front where it can, else from r.
+type frontReaderAt struct {
+	front []byte
+	r     io.ReaderAt
+}
+
+func (f frontReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= 0 && off+int64(len(p)) <= int64(len(f.front)) {
+		return copy(p, f.front[off:]), nil
+	}
+	return f.r.ReadAt(p, off)
+}
+
 func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, error) {
-	f, err := os.Open(p)
+	l, f, err := hashLocalKeep(ctx, p, extra)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	f.Close()
+	return l, nil
+}
+
+// hashLocalKeep hashes p and returns it still open, positioned at its end.
+func hashLocalKeep(ctx context.Context, p string, extra hash.Hash, more ...io.Writer) (*LocalHash, *os.File, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
 	before, err := f.Stat()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
 	h := sha256.New()
 	sn := &sniffer{}
-	ws := []io.Writer{h, sn}
+	ws := append([]io.Writer{h, sn}, more...)
 	if extra != nil {
 		ws = append(ws, extra)
 	}
 	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, nil, err
 	}
 	after, err := os.Stat(p)
 	if err != nil || !os.SameFile(before, after) || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
-		return nil, fmt.Errorf("%s changed while being read; run again", p)
+		f.Close()
+		return nil, nil, fmt.Errorf("%s changed while being read; run again", p)
 	}
-	return &LocalHash{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, head: sn.head, info: after}, nil
+	return &LocalHash{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n, head: sn.head, info: after}, f, nil
 }
 
 // unchanged reports whether p is still the file that was hashed.
