@@ -699,13 +699,13 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 		return e, err
 	}
 	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
-	f, err := fsutil.CreateTemp(dst)
+	f, err := fsutil.Create(dst)
 	if err != nil {
 		return e, err
 	}
 	h := sha256.New()
 	sn := &sniffer{}
-	ws := []io.Writer{f, h, sn}
+	ws := []io.Writer{f.File, h, sn}
 	if extra != nil {
 		ws = append(ws, extra)
 	}
@@ -714,10 +714,10 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 		err = check(n)
 	}
 	if err != nil {
-		fsutil.Abort(f)
+		f.Abort()
 		return e, err
 	}
-	if err := fsutil.Commit(f, dst, false); err != nil {
+	if err := f.Commit(); err != nil {
 		return e, err
 	}
 	if !e.Modified.IsZero() {
