@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/miexit/miexit/internal/pipeline"
 
 	// The schemes the benchmark uses.
@@ -104,6 +106,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	// 1. The stock tools copy the same folder.
 	c.Log.Info("cp -r")
+	settle()
 	cpDur, err := timeCmd(ctx, "cp", "-r", src, filepath.Join(c.Work, "cp"))
 	if err != nil {
 		return nil, err
@@ -120,6 +123,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		add(Row{ID: RowRclone, Measure: "`rclone copy`", Value: "skipped", Note: "rclone not installed (apt-get install rclone)"})
 	} else {
 		c.Log.Info("rclone copy")
+		settle()
 		rcDur, err = timeCmd(ctx, rclone, "copy", "--config", os.DevNull, src, filepath.Join(c.Work, "rclone"))
 		if err != nil {
 			return nil, err
@@ -132,6 +136,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		state := filepath.Join(c.Work, name+"-state")
 		o := pipeline.Options{StateDir: state, Log: c.Log, Concurrency: c.Concurrency}
 		snap := filepath.Join(state, "snapshot")
+		settle()
 		t := time.Now()
 		res, err := pipeline.Migrate(ctx, "archive:"+src, "dir:"+filepath.Join(c.Work, name), snap, o)
 		d := time.Since(t)
@@ -170,6 +175,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	snap := filepath.Join(c.Work, "steps-snapshot")
 	dst := "dir:" + filepath.Join(c.Work, "steps-dest")
 	c.Log.Info("export")
+	settle()
 	t := time.Now()
 	if _, err := pipeline.Export(ctx, "archive:"+src, snap, o); err != nil {
 		return nil, err
@@ -177,6 +183,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	exDur := time.Since(t)
 	add(Row{ID: RowExport, Measure: "export alone (phone -> snapshot)", Value: secs(exDur), Ratio: pct(exDur, migDur) + " of migrate", Note: ratio(exDur, cpDur) + " of cp", dur: exDur})
 	c.Log.Info("import")
+	settle()
 	t = time.Now()
 	if _, err := pipeline.Import(ctx, snap, dst, o); err != nil {
 		return nil, err
@@ -184,6 +191,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	imDur := time.Since(t)
 	add(Row{ID: RowImport, Measure: "import alone (snapshot -> dir:)", Value: secs(imDur), Ratio: pct(imDur, migDur) + " of migrate", Note: ratio(imDur, cpDur) + " of cp", dur: imDur})
 	c.Log.Info("verify")
+	settle()
 	t = time.Now()
 	vr, err := pipeline.Verify(ctx, snap, dst, o)
 	if err != nil {
@@ -204,6 +212,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("sms source: %w", err)
 	}
 	c.Log.Info("sms")
+	settle()
 	t = time.Now()
 	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log, Concurrency: c.Concurrency})
 	if err != nil {
@@ -462,3 +471,8 @@ func (r *Report) Markdown(w io.Writer) error {
 	}
 	return nil
 }
+
+// settle writes out what earlier steps left in the page cache, so a step
+// does not pay for the one before it (cp's and rclone's gigabyte being
+// written back while migrate runs).
+func settle() { unix.Sync() }
