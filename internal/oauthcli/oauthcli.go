@@ -92,21 +92,24 @@ func (f *Flow) Run(ctx context.Context) (*oauth2.Token, error) {
 			}
 			cb := readCallback(r, state)
 			handled := false
-			once.Do(func() {
-				handled = true
-				done <- cb
-			})
+			once.Do(func() { handled = true })
 			if !handled {
 				http.Error(w, "This sign-in link was already used.", http.StatusGone)
 				return
 			}
+			// The page goes out before the flow hears of it: the flow
+			// closes this server as soon as it does.
+			defer func() { done <- cb }()
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			if cb.err != nil {
 				w.WriteHeader(http.StatusBadRequest)
 				fmt.Fprintf(w, "<p>miexit: %s. You can close this tab.</p>", html.EscapeString(cb.err.Error()))
-				return
+			} else {
+				fmt.Fprint(w, "<p>miexit is authorized. You can close this tab and return to the terminal.</p>")
 			}
-			fmt.Fprint(w, "<p>miexit is authorized. You can close this tab and return to the terminal.</p>")
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
 		}),
 	}
 	go srv.Serve(ln)
@@ -134,8 +137,12 @@ func (f *Flow) Run(ctx context.Context) (*oauth2.Token, error) {
 		return nil, ctx.Err()
 	case cb = <-done:
 	}
-	// One use only: nothing else may be answered on this port.
-	srv.Close()
+	// One use only: nothing else may be answered on this port. Shutdown
+	// stops listening at once and lets the page just written reach the
+	// browser.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	srv.Shutdown(sctx)
+	cancel()
 	if cb.err != nil {
 		return nil, cb.err
 	}
