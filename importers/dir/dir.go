@@ -90,7 +90,7 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 		// A run killed between creating a temp file and renaming it leaves
 		// the temp file behind; the ledger lock means no other miexit is
 		// writing here now, so every one of them is debris.
-		if err := d.sweepTemps(ctx); err != nil {
+		if err := fsutil.SweepTemps(ctx, d.root, d.log); err != nil {
 			return err
 		}
 	}
@@ -191,7 +191,7 @@ func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledg
 	h := sha256.New()
 	_, err = f.Seek(0, io.SeekStart)
 	if err == nil {
-		_, err = fsutil.Copy(h, ctxReader{ctx, f})
+		_, err = fsutil.Copy(h, fsutil.ContextReader(ctx, f))
 	}
 	if err != nil {
 		f.Abort()
@@ -420,36 +420,4 @@ func kernelCopy(ctx context.Context, dst, src *os.File) (int64, error) {
 			return total, nil
 		}
 	}
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// sweepTemps removes miexit temp files left in the destination by a killed
-// run.
-func (d *Importer) sweepTemps(ctx context.Context) error {
-	return filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("dir %s: %w", d.root, err)
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if de.Type().IsRegular() && fsutil.IsTemp(p) {
-			if err := os.Remove(p); err != nil {
-				return fsutil.Explain(p, fmt.Errorf("remove leftover %s: %w", p, err))
-			}
-			d.log.Info("removed a temp file left by an interrupted run", "path", p)
-		}
-		return nil
-	})
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -443,22 +442,10 @@ func copyFile(ctx context.Context, p, q string, info fs.FileInfo) error {
 		return err
 	}
 	defer in.Close()
-	if _, err := fsutil.CopyFrom(q, ctxReader{ctx, in}, false); err != nil {
+	if _, err := fsutil.CopyFrom(q, fsutil.ContextReader(ctx, in), false); err != nil {
 		return fmt.Errorf("copy %s: %w", q, err)
 	}
 	return os.Chtimes(q, info.ModTime(), info.ModTime())
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // moveRecords renames a backup's ledger records after the folder itself

@@ -3,8 +3,11 @@
 package fsutil
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +119,40 @@ func Copy(dst io.Writer, src io.Reader) (int64, error) {
 	// Hiding ReadFrom/WriteTo makes io.CopyBuffer use this buffer instead
 	// of a 32 KiB one of its own.
 	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
+}
+
+// ContextReader stops a long read when ctx ends, between two reads.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// SweepTemps removes the temp files a killed run left under root. Callers
+// hold root for themselves (the ledger lock, the snapshot's one writer), so
+// every temp file there is debris.
+func SweepTemps(ctx context.Context, root string, log *slog.Logger) error {
+	return filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", root, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.Type().IsRegular() && IsTemp(p) {
+			if err := os.Remove(p); err != nil {
+				return Explain(p, fmt.Errorf("remove leftover %s: %w", p, err))
+			}
+			log.Info("removed a temp file left by an interrupted run", "path", p)
+		}
+		return nil
+	})
 }

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -142,8 +141,9 @@ func Create(dir string, opt Options) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
-	if err := sweepTemps(dir, w.log); err != nil {
-		return nil, err
+	// A half-copied video a killed export left can be large.
+	if err := fsutil.SweepTemps(context.Background(), dir, w.log); err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", dir, err)
 	}
 	if r, err := Open(dir); err == nil {
 		w.loadPrev(r)
@@ -157,24 +157,6 @@ func Create(dir string, opt Options) (*Writer, error) {
 	}
 	w.entries = sp
 	return w, nil
-}
-
-// sweepTemps removes the temp files an export killed mid-way left in the
-// snapshot (a half-copied video can be large); a writer is the only one
-// writing its snapshot, so every one of them is debris.
-func sweepTemps(dir string, log *slog.Logger) error {
-	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", dir, err)
-		}
-		if de.Type().IsRegular() && fsutil.IsTemp(p) {
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("snapshot %s: remove leftover %s: %w", dir, p, err)
-			}
-			log.Info("removed a temp file left by an interrupted export", "path", p)
-		}
-		return nil
-	})
 }
 
 func (w *Writer) loadPrev(r *Reader) {
@@ -709,7 +691,7 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, r})
+	n, err := fsutil.Copy(io.MultiWriter(ws...), fsutil.ContextReader(ctx, r))
 	if err == nil && check != nil {
 		err = check(n)
 	}
@@ -888,7 +870,7 @@ func hashLocalKeep(ctx context.Context, p string, extra hash.Hash, more ...io.Wr
 	if extra != nil {
 		ws = append(ws, extra)
 	}
-	n, err := fsutil.Copy(io.MultiWriter(ws...), ctxReader{ctx, f})
+	n, err := fsutil.Copy(io.MultiWriter(ws...), fsutil.ContextReader(ctx, f))
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -915,19 +897,6 @@ func (s *sniffer) Write(p []byte) (int, error) {
 		s.head = append(s.head, p[:min(need, len(p))]...)
 	}
 	return len(p), nil
-}
-
-// ctxReader stops a long copy when the context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Commit finishes the documents and writes the manifest. Until it returns,
