@@ -249,6 +249,12 @@ func Verify(ctx context.Context, from, dst string, o Options) (verify.Result, er
 	if err != nil {
 		return verify.Result{}, err
 	}
+	return verifyWith(ctx, dir, dst, o, verify.Run)
+}
+
+// verifyWith opens the snapshot in dir, dst's importer and the ledger, and
+// runs check over them.
+func verifyWith(ctx context.Context, dir, dst string, o Options, check func(context.Context, *snapshot.Reader, importers.Importer, *ledger.Ledger) (verify.Result, error)) (verify.Result, error) {
 	snap, err := snapshot.Open(dir)
 	if err != nil {
 		return verify.Result{}, notSnapshot(dir, err)
@@ -264,7 +270,7 @@ func Verify(ctx context.Context, from, dst string, o Options) (verify.Result, er
 		return verify.Result{}, err
 	}
 	defer led.Close()
-	return verify.Run(ctx, snap, imp, led)
+	return check(ctx, snap, imp, led)
 }
 
 // snapshotFor turns verify's --from into a snapshot folder.
@@ -321,29 +327,10 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if o.DryRun {
 		return res, nil
 	}
-	if res.Verify, err = verifyWritten(ctx, snapDir, dst, o); err != nil {
+	// The final check trusts the checksums the import computed while
+	// writing (verify.RunWritten); `miexit verify` re-reads everything.
+	if res.Verify, err = verifyWith(ctx, snapDir, dst, o, verify.RunWritten); err != nil {
 		return res, err
 	}
 	return res, nil
-}
-
-// verifyWritten is migrate's final check: the destination's real listing,
-// with the checksums the import computed while writing standing for files
-// unchanged since (verify.RunWritten). `miexit verify` re-reads everything.
-func verifyWritten(ctx context.Context, snapDir, dst string, o Options) (verify.Result, error) {
-	snap, err := snapshot.Open(snapDir)
-	if err != nil {
-		return verify.Result{}, notSnapshot(snapDir, err)
-	}
-	imp, err := o.importer(ctx, dst, sourceName(snap.Source(), snapDir))
-	if err != nil {
-		return verify.Result{}, err
-	}
-	defer closeImporter(imp)
-	led, err := openLedger(o)
-	if err != nil {
-		return verify.Result{}, err
-	}
-	defer led.Close()
-	return verify.RunWritten(ctx, snap, imp, led)
 }
