@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -230,22 +229,7 @@ func TestInstallAndUninstallTimer(t *testing.T) {
 func fakePhone(t *testing.T) *adbtest.Device {
 	t.Helper()
 	d := adbtest.NewDevice("fake-backup-phone")
-	data := []string{"_id", "raw_contact_id", "contact_id", "is_primary", "mimetype"}
-	for i := 1; i <= 15; i++ {
-		data = append(data, fmt.Sprintf("data%d", i))
-	}
-	for uri, cols := range map[string][]string{
-		"content://com.android.contacts/raw_contacts": {"_id", "contact_id", "deleted", "account_type"},
-		"content://com.android.contacts/groups":       {"_id", "deleted", "title", "system_id"},
-		"content://com.android.contacts/data":         data,
-		"content://sms":                               {"_id", "thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body"},
-		"content://mms":                               {"_id", "thread_id", "date", "date_sent", "msg_box", "read", "m_type", "sub_id", "locked", "sub", "ct_t"},
-		"content://mms/part":                          {"_id", "mid", "seq", "chset", "ct", "name", "cid", "cl", "text", "_data"},
-		"content://mms/addr":                          {"_id", "msg_id", "type", "charset", "address"},
-		"content://call_log/calls":                    {"_id", "date", "duration", "type", "subscription_id", "number", "name"},
-	} {
-		d.Prov.Set(uri, &adbtest.Table{Columns: cols, Functions: true})
-	}
+	d.Prov.SetEmpty()
 	mod := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	d.Files.Add("/storage/emulated/0/DCIM/Camera/IMG_1.jpg", []byte("\xff\xd8\xff\xe0 first photo"), mod)
 	d.Files.Add("/storage/emulated/0/DCIM/Camera/IMG_2.jpg", []byte("\xff\xd8\xff\xe0 second photo"), mod)

@@ -13,20 +13,6 @@ import (
 	"github.com/miexit/miexit/internal/snapshot"
 )
 
-var allColumns = []string{"_id", "deleted", "title", "raw_contact_id", "contact_id", "is_primary", "mimetype",
-	"data1", "data2", "data3", "data4", "data5", "data6", "data7", "data8", "data9", "data10", "data11", "data12", "data13", "data14", "data15",
-	"thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body",
-	"msg_box", "m_type", "sub", "mid", "seq", "chset", "ct", "name", "cid", "cl", "text", "_data",
-	"duration", "subscription_id", "number"}
-
-// emptyProviders gives a phone every provider the exporter reads, empty.
-func emptyProviders(d *adbtest.Device) {
-	for _, u := range []string{"content://com.android.contacts/raw_contacts", "content://com.android.contacts/groups",
-		"content://com.android.contacts/data", "content://sms", "content://mms", "content://mms/part", "content://call_log/calls"} {
-		d.Prov.Set(u, &adbtest.Table{Columns: allColumns, Functions: true})
-	}
-}
-
 // BenchmarkPull copies a generated tree from the fake phone through the
 // real adb server, with miexit's exporter and with `adb pull`, so the
 // figures can be compared (b.SetBytes gives MB/s).
@@ -43,7 +29,7 @@ func BenchmarkPull(b *testing.B) {
 	for _, tr := range trees {
 		real := adbtest.StartRealServer(b)
 		d := adbtest.NewDevice("")
-		emptyProviders(d)
+		d.Prov.SetEmpty()
 		for i := range tr.n {
 			d.Files.AddGenerated(fmt.Sprintf("/storage/emulated/0/DCIM/Camera/IMG_%05d.jpg", i), tr.size, uint64(i+1), mediaMod)
 		}
@@ -95,7 +81,7 @@ func BenchmarkPull(b *testing.B) {
 func BenchmarkSMS100k(b *testing.B) {
 	const n = 100_000
 	d := adbtest.NewDevice("sms100k")
-	emptyProviders(d)
+	d.Prov.SetEmpty()
 	rows := make([][]any, 0, n)
 	for id := int64(1); id <= n; id++ {
 		rows = append(rows, []any{id, id%300 + 1, int64(1714550400000 + id*1000), int64(0), 1 + id%2, int64(1), int64(-1), int64(0), int64(1),

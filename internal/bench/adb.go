@@ -32,14 +32,6 @@ const adbRounds = 2
 // phoneStorage is where the fake phone keeps the tree.
 const phoneStorage = "/storage/emulated/0"
 
-// adbColumns are the provider columns the exporter asks for; the fake
-// phone's providers are empty, so the figure is the media copy.
-var adbColumns = []string{"_id", "deleted", "title", "raw_contact_id", "contact_id", "is_primary", "mimetype",
-	"data1", "data2", "data3", "data4", "data5", "data6", "data7", "data8", "data9", "data10", "data11", "data12", "data13", "data14", "data15",
-	"thread_id", "date", "date_sent", "type", "read", "status", "locked", "sub_id", "address", "subject", "service_center", "body",
-	"msg_box", "m_type", "sub", "mid", "seq", "chset", "ct", "name", "cid", "cl", "text", "_data",
-	"duration", "subscription_id", "number"}
-
 // adbRows copies the same tree from the fake phone through a private real
 // adb server twice: with `adb pull` and with miexit's ADB exporter into a
 // snapshot (its defaults, as `miexit export adb:` runs it). The tree is the
@@ -54,10 +46,7 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 	skipped, err := withTB(dir, func(t *fakeTB) error {
 		real := adbtest.StartRealServer(t)
 		d := adbtest.NewDevice("")
-		for _, u := range []string{"content://com.android.contacts/raw_contacts", "content://com.android.contacts/groups",
-			"content://com.android.contacts/data", "content://sms", "content://mms", "content://mms/part", "content://call_log/calls"} {
-			d.Prov.Set(u, &adbtest.Table{Columns: adbColumns, Functions: true})
-		}
+		d.Prov.SetEmpty()
 		files, bytes, err := mirrorTree(d, src, c.Size.Photos/4)
 		if err != nil {
 			return err
