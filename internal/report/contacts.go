@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/miexit/miexit/internal/snapshot"
@@ -24,7 +25,7 @@ func MovedContacts(snap *snapshot.Reader, limit int) ([]Picture, error) {
 			field, _, _ := strings.Cut(m.Field, "[")
 			// The vCard version and miexit's own keys are bookkeeping,
 			// not something the person would miss.
-			if field == "VERSION" || strings.HasPrefix(m.To, "clientData") || containsString(fields, field) {
+			if field == "VERSION" || strings.HasPrefix(m.To, "clientData") || slices.Contains(fields, field) {
 				continue
 			}
 			fields = append(fields, field)
@@ -46,13 +47,4 @@ func MovedContacts(snap *snapshot.Reader, limit int) ([]Picture, error) {
 		}
 	}
 	return out, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
