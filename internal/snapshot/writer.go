@@ -98,7 +98,6 @@ type Writer struct {
 	counts   mapping.Counts
 	docs     map[string]*doc
 	skipped  int // unchanged media reused from the previous export
-	copied   int64
 	closed   bool
 	notified map[string]bool
 }
@@ -710,9 +709,6 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	e.Size = n
 	e.SHA256 = hex.EncodeToString(h.Sum(nil))
 	e.MIME = media.Sniff(sn.head)
-	w.mu.Lock()
-	w.copied += n
-	w.mu.Unlock()
 	return e, nil
 }
 
@@ -783,12 +779,7 @@ type LocalHash struct {
 	takenFrom string
 }
 
-// HashLocal reads the local file p once, for AddMediaHashed.
-func HashLocal(ctx context.Context, p string) (*LocalHash, error) {
-	return hashLocal(ctx, p, nil)
-}
-
-// HashLocalMedia is HashLocal that also finds when the picture was taken
+// HashLocalMedia reads the local file p once, for AddMediaHashed, and finds when the picture was taken
 // (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
 // with modification time mod, so that work too leaves the sequential path.
 func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
