@@ -779,9 +779,10 @@ type LocalHash struct {
 	takenFrom string
 }
 
-// HashLocalMedia reads the local file p once, for AddMediaHashed, and finds when the picture was taken
-// (EXIF, MP4 header, name), as AddMediaHashed would for media path rel
-// with modification time mod, so that work too leaves the sequential path.
+// HashLocalMedia reads the local file p once, for AddMediaHashed, and
+// finds when the picture was taken (EXIF, MP4 header, name) as
+// AddMediaHashed would for media path rel with modification time mod, so
+// that work too leaves the sequential path.
 func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
 	front := &frontCapture{max: takenFront}
 	l, f, err := hashLocalKeep(ctx, p, nil, front)
