@@ -126,12 +126,7 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if o.StateDir == "" {
-		o.StateDir = statedir.State()
-	}
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
+	o.Fill()
 	if o.Now == nil {
 		o.Now = time.Now
 	}

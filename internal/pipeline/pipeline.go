@@ -42,7 +42,9 @@ type Options struct {
 	linkLocal bool
 }
 
-func (o *Options) fill() {
+// Fill sets the defaults of the fields left empty: the state and config
+// dirs, a silent log and no progress.
+func (o *Options) Fill() {
 	if o.StateDir == "" {
 		o.StateDir = statedir.State()
 	}
@@ -78,7 +80,7 @@ type InventoryResult struct {
 
 // Inventory counts what src holds, copying nothing.
 func Inventory(ctx context.Context, src string, o Options) (InventoryResult, error) {
-	o.fill()
+	o.Fill()
 	ex, err := o.exporter(ctx, src)
 	if err != nil {
 		return InventoryResult{}, err
@@ -111,7 +113,7 @@ type ExportResult struct {
 
 // Export writes src into the snapshot folder dir.
 func Export(ctx context.Context, src, dir string, o Options) (ExportResult, error) {
-	o.fill()
+	o.Fill()
 	ex, err := o.exporter(ctx, src)
 	if err != nil {
 		return ExportResult{}, err
@@ -189,7 +191,7 @@ type ImportResult struct {
 
 // Import uploads the snapshot in dir to dst.
 func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, error) {
-	o.fill()
+	o.Fill()
 	snap, err := snapshot.Open(dir)
 	if err != nil {
 		return ImportResult{}, notSnapshot(dir, err)
@@ -244,7 +246,7 @@ func sourceName(src, dir string) string {
 // Verify compares what dst holds with a snapshot: from is a snapshot folder,
 // or a source, which is first exported to its default snapshot.
 func Verify(ctx context.Context, from, dst string, o Options) (verify.Result, error) {
-	o.fill()
+	o.Fill()
 	dir, err := o.snapshotFor(ctx, from)
 	if err != nil {
 		return verify.Result{}, err
@@ -302,7 +304,7 @@ type MigrateResult struct {
 // Migrate exports src to a snapshot (snapDir, or the default one), imports
 // it to dst and verifies dst.
 func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateResult, error) {
-	o.fill()
+	o.Fill()
 	var res MigrateResult
 	ex, err := o.exporter(ctx, src)
 	if err != nil {
