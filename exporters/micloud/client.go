@@ -234,30 +234,60 @@ func (c *client) relogin(ctx context.Context, gen int) error {
 	return nil
 }
 
+// loginCookies are what each login step carries: the account's userId and
+// passToken and the browser's deviceId, all three on all three steps, as
+// the peer tools send them (a server that wants them answers 401 without).
+// They go only to the web app's host or a Xiaomi host: a step that points
+// anywhere else fails rather than hand the passToken over.
+func (c *client) loginCookies(step string, u *url.URL) (map[string]string, error) {
+	if !c.sameSite(u) {
+		return nil, retry.Permanent(fmt.Errorf("login: the %s step points at %s, which is not a Xiaomi host; miexit does not send the passToken there: Mi Cloud may have changed; report it with --debug-http", step, u.Hostname()))
+	}
+	return map[string]string{"userId": c.cred.UserID, "passToken": c.cred.PassToken, "deviceId": c.cred.DeviceID}, nil
+}
+
+// loginStep GETs one login step with the account cookies and reads it.
+// A 401 or 403 is the account's refusal, not a fault to retry.
+func (c *client) loginStep(ctx context.Context, step string, u *url.URL) (*http.Response, []byte, error) {
+	ck, err := c.loginCookies(step, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := c.send(ctx, http.MethodGet, u, nil, "", ck)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := readBody(resp)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		if bytes.Contains(body, []byte("isSecondValidation\":true")) {
+			return nil, nil, retry.Permanent(ErrSecondValidation)
+		}
+		return nil, nil, retry.Permanent(fmt.Errorf("login (%s): HTTP %d: %w", step, resp.StatusCode, ErrPassTokenRefused))
+	}
+	if err := retry.Classify(resp, snippet(body)); err != nil {
+		return nil, nil, fmt.Errorf("login (%s): %w", step, err)
+	}
+	return resp, body, nil
+}
+
 // login is the passToken exchange, with redirects read by hand:
-// /api/user/login -> data.loginUrl; loginUrl with userId+passToken -> 302
-// to /sts; /sts -> Set-Cookie serviceToken.
+// /api/user/login -> data.loginUrl; loginUrl -> 302 to /sts; /sts ->
+// Set-Cookie serviceToken. Every step carries loginCookies.
 func (c *client) login(ctx context.Context) (string, error) {
-	dev := map[string]string{"deviceId": c.cred.DeviceID}
 	u := c.endpoint("/api/user/login", url.Values{"followUp": {c.base.String() + "/"}, "_locale": {"en_US"}})
 	var loginURL string
 	err := c.retry.Do(ctx, "login", func(ctx context.Context) error {
-		resp, err := c.send(ctx, http.MethodGet, u, nil, "", dev)
-		if err != nil {
-			return err
-		}
-		body, err := readBody(resp)
+		_, body, err := c.loginStep(ctx, "/api/user/login", u)
 		if err != nil {
 			return err
 		}
 		var env struct {
-			Code json.RawMessage `json:"code"`
 			Data struct {
 				LoginURL string `json:"loginUrl"`
 			} `json:"data"`
-		}
-		if err := retry.Classify(resp, snippet(body)); err != nil {
-			return fmt.Errorf("login: %w", err)
 		}
 		if err := json.Unmarshal(body, &env); err != nil || env.Data.LoginURL == "" {
 			return retry.Permanent(fmt.Errorf("login: /api/user/login answered %s, not JSON with data.loginUrl: Mi Cloud may have changed; report it with --debug-http", describe(body)))
@@ -274,16 +304,9 @@ func (c *client) login(ctx context.Context) (string, error) {
 	}
 	var sts *url.URL
 	err = c.retry.Do(ctx, "login", func(ctx context.Context) error {
-		resp, err := c.send(ctx, http.MethodGet, lu, nil, "", map[string]string{"userId": c.cred.UserID, "passToken": c.cred.PassToken, "deviceId": c.cred.DeviceID})
+		resp, body, err := c.loginStep(ctx, "loginUrl", lu)
 		if err != nil {
 			return err
-		}
-		body, err := readBody(resp)
-		if err != nil {
-			return err
-		}
-		if err := retry.Classify(resp, snippet(body)); err != nil {
-			return fmt.Errorf("login: %w", err)
 		}
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode < 300 || resp.StatusCode >= 400 || loc == "" {
@@ -303,16 +326,9 @@ func (c *client) login(ctx context.Context) (string, error) {
 	}
 	var tok string
 	err = c.retry.Do(ctx, "login", func(ctx context.Context) error {
-		resp, err := c.send(ctx, http.MethodGet, sts, nil, "", dev)
+		resp, body, err := c.loginStep(ctx, "/sts", sts)
 		if err != nil {
 			return err
-		}
-		body, err := readBody(resp)
-		if err != nil {
-			return err
-		}
-		if err := retry.Classify(resp, snippet(body)); err != nil {
-			return fmt.Errorf("login: %w", err)
 		}
 		for _, ck := range resp.Cookies() {
 			if ck.Name == "serviceToken" && ck.Value != "" {

@@ -1,7 +1,9 @@
 // Package micloudtest is a fake of the i.mi.com web service and of the
 // account login that mints its serviceToken, for tests. It speaks the
 // routes and envelopes described in REFERENCE.md ("Mi Cloud web service"):
-// the passToken exchange (login URL, 302 to /sts, Set-Cookie serviceToken),
+// the passToken exchange (login URL, 302 to /sts, Set-Cookie serviceToken;
+// each of the three steps answers 401 unless it carries the userId,
+// passToken and wb_ deviceId cookies),
 // serviceTokens that die after a number of requests, paging cursors, the
 // three-step gallery download (storage URL, JSONP, POST meta), the note-file
 // redirect to a storage host that wants the cookies, deleted items (code
@@ -16,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,7 +134,22 @@ type Options struct {
 	// Replace answers a data route (by URL path) with this raw body
 	// instead, once the session is checked: a service that changed shape.
 	Replace map[string]string
+	// AccountHost is the host name the login URL gives for the account
+	// server (default 127.0.0.1, the API's). "localhost" makes it a host
+	// that is not the web app's nor Xiaomi's, where no passToken may go.
+	AccountHost string
 }
+
+// Request is one request as the fake received it: the host it was
+// addressed to, the path, and the names of the cookies it carried.
+type Request struct {
+	Host, Path string
+	Cookies    []string
+}
+
+// loginCookies are the cookies each of the three login steps must carry,
+// as the peer tools send them; without all three a step answers 401.
+var loginCookies = []string{"deviceId", "passToken", "userId"}
 
 // Server is the running fake: API is i.mi.com, Account is the account host
 // the login URL points at, Storage the download host.
@@ -151,6 +169,7 @@ type Server struct {
 	counts  map[string]int
 	// inflight and maxInflight track downloads served at once.
 	inflight, maxInflight int
+	log                   []Request
 }
 
 // New starts the fake with data d.
@@ -169,6 +188,10 @@ func New(d Data, opt Options) *Server {
 	s.Storage = httptest.NewUnstartedServer(s.wrap(http.HandlerFunc(s.storage)))
 	s.apiURL = "http://" + s.API.Listener.Addr().String()
 	s.accountURL = "http://" + s.Account.Listener.Addr().String()
+	if opt.AccountHost != "" {
+		_, port, _ := strings.Cut(s.Account.Listener.Addr().String(), ":")
+		s.accountURL = "http://" + opt.AccountHost + ":" + port
+	}
 	s.storageURL = "http://" + s.Storage.Listener.Addr().String()
 	s.API.Start()
 	s.Account.Start()
@@ -217,7 +240,7 @@ func (s *Server) EditNote(id int64, content string, modified int64) {
 // "albums", "galleries", "storage", "jsonp", "download", "notes", "note",
 // "file", "notefile", "recordings", "recstorage", "contacts", "sms") or
 // how many answers of a kind were given ("503", "reset", "truncated",
-// "401").
+// "401", "login-401").
 func (s *Server) Count(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,11 +279,39 @@ func (s *Server) TokensIssued() int {
 	return s.nTokens
 }
 
-// ResetCounts zeroes every counter.
+// ResetCounts zeroes every counter and forgets the request log.
 func (s *Server) ResetCounts() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.counts)
+	s.log = nil
+}
+
+// Log returns every request received so far, in order.
+func (s *Server) Log() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// IsLogin says whether path is one of the three login steps.
+func IsLogin(path string) bool {
+	return path == "/api/user/login" || path == "/pass/serviceLogin" || path == "/sts"
+}
+
+// loginRefused answers 401 unless the request carries every login cookie
+// (a wb_ deviceId among them); it reports whether it answered.
+func (s *Server) loginRefused(w http.ResponseWriter, r *http.Request) bool {
+	for _, name := range loginCookies {
+		c, err := r.Cookie(name)
+		if err == nil && c.Value != "" && (name != "deviceId" || strings.HasPrefix(c.Value, "wb_")) {
+			continue
+		}
+		s.count("login-401")
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"result": "error", "code": 401, "description": "missing cookie " + name})
+		return true
+	}
+	return false
 }
 
 func (s *Server) count(route string) {
@@ -272,7 +323,13 @@ func (s *Server) count(route string) {
 // wrap counts requests and injects failures before any handler runs.
 func (s *Server) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		for _, c := range r.Cookies() {
+			names = append(names, c.Name)
+		}
+		sort.Strings(names)
 		s.mu.Lock()
+		s.log = append(s.log, Request{Host: r.Host, Path: r.URL.Path, Cookies: names})
 		s.counts["total"]++
 		fail := s.opt.FailRate > 0 && s.rng.Float64() < s.opt.FailRate
 		reset := !fail && s.opt.ResetRate > 0 && s.rng.Float64() < s.opt.ResetRate
@@ -333,10 +390,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.count("login")
+	if s.loginRefused(w, r) {
+		return
+	}
 	uid, _ := r.Cookie("userId")
 	pt, _ := r.Cookie("passToken")
-	dev, _ := r.Cookie("deviceId")
-	if uid == nil || pt == nil || uid.Value != s.opt.UserID || pt.Value != s.opt.PassToken || dev == nil || !strings.HasPrefix(dev.Value, "wb_") {
+	if uid.Value != s.opt.UserID || pt.Value != s.opt.PassToken {
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, "<html><body>Sign in to your Xiaomi Account</body></html>")
 		return
@@ -417,6 +476,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/api/user/login":
 		s.count("loginurl")
+		if s.loginRefused(w, r) {
+			return
+		}
 		if r.URL.Query().Get("ts") == "" {
 			http.Error(w, "missing ts", http.StatusBadRequest)
 			return
@@ -425,6 +487,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		ok(w, map[string]any{"loginUrl": s.accountURL + "/pass/serviceLogin?sid=i.mi.com&callback=" + url.QueryEscape(cb)})
 	case p == "/sts":
 		s.count("sts")
+		if s.loginRefused(w, r) {
+			return
+		}
 		if r.URL.Query().Get("auth") == "" {
 			http.Error(w, "bad ticket", http.StatusForbidden)
 			return
