@@ -135,12 +135,7 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 		}
 		return nil
 	}
-	ahead := newHashAhead(ctx, w)
-	defer ahead.close()
-	if err := wk.walk(ctx, func(m member) error { return ahead.push(m, add) }, skip); err != nil {
-		return err
-	}
-	return ahead.flush(add)
+	return addAhead(ctx, w, func(fn func(member) error) error { return wk.walk(ctx, fn, skip) }, add)
 }
 
 // one reads one member into the snapshot.

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
+	"github.com/miexit/miexit/internal/ordered"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -20,15 +22,11 @@ const (
 	batchesAhead = 3
 )
 
-// batch is a run of lines decoded by one goroutine; done closes when vals
-// (or err) are ready.
-type batch[T, R any] struct {
+// batch is a run of lines, decoded together by one worker.
+type batch[R any] struct {
 	lines []int
-	raw   [][]byte
-	prep  func(T) (R, error)
 	vals  []R
 	err   error
-	done  chan struct{}
 }
 
 // jsonl decodes one JSON value per line of m, passes it through prep and
@@ -40,96 +38,79 @@ func jsonl[T, R any](ctx context.Context, m member, prep func(T) (R, error), add
 	if err != nil {
 		return err
 	}
+	// ordered.Run returns after the reader has stopped: rc is closed after.
 	defer rc.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	queue := make(chan *batch[T, R], batchesAhead)
-	readErr := make(chan error, 1)
-	go func() {
-		defer close(queue)
-		readErr <- readBatches(ctx, bufio.NewReaderSize(rc, 64<<10), prep, queue)
-	}()
-	// On an early return the reader must be gone before rc is closed.
-	defer func() {
-		cancel()
-		for range queue {
-		}
-	}()
-	for b := range queue {
-		<-b.done
+	br := bufio.NewReaderSize(rc, 64<<10)
+	opt := ordered.Options{Workers: min(runtime.GOMAXPROCS(0), batchesAhead), Ahead: batchesAhead}
+	return ordered.Run(ctx, opt, func(q *ordered.Queue[*batch[R]]) error {
+		return readBatches(q, br, prep)
+	}, func(b *batch[R]) error {
 		for i, v := range b.vals {
 			if err := add(v); err != nil {
 				return fmt.Errorf("line %d: %w", b.lines[i], err)
 			}
 		}
-		if b.err != nil {
-			return b.err
-		}
-	}
-	if err := <-readErr; err != nil {
-		return err
-	}
-	return ctx.Err()
+		return b.err
+	})
 }
 
-// readBatches reads lines into batches, starts decoding each, and queues
-// them in order.
-func readBatches[T, R any](ctx context.Context, br *bufio.Reader, prep func(T) (R, error), queue chan<- *batch[T, R]) error {
-	b := &batch[T, R]{prep: prep}
+// readBatches reads lines into batches and queues each to be decoded.
+func readBatches[T, R any](q *ordered.Queue[*batch[R]], br *bufio.Reader, prep func(T) (R, error)) error {
+	var lines []int
+	var raw [][]byte
 	size := 0
-	send := func() bool {
-		if len(b.raw) == 0 {
-			return true
+	send := func() error {
+		if len(raw) == 0 {
+			return nil
 		}
-		b.done = make(chan struct{})
-		go b.decode()
-		select {
-		case queue <- b:
-		case <-ctx.Done():
-			return false
-		}
-		b, size = &batch[T, R]{prep: prep}, 0
-		return true
+		lines, raw := lines, raw
+		err := q.Go(func(context.Context) (*batch[R], error) { return decode(lines, raw, prep), nil })
+		size = 0
+		return err
 	}
 	for line := 1; ; line++ {
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if err := q.Context().Err(); err != nil {
+			return err
 		}
-		raw, err := readLine(br, maxLine)
+		l, err := readLine(br, maxLine)
 		if err != nil && err != io.EOF {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if len(bytes.TrimSpace(raw)) > 0 {
-			b.lines = append(b.lines, line)
-			b.raw = append(b.raw, raw)
-			size += len(raw)
+		if len(bytes.TrimSpace(l)) > 0 {
+			lines = append(lines, line)
+			raw = append(raw, l)
+			size += len(l)
 		}
 		if err == io.EOF {
-			send()
-			return nil
+			return send()
 		}
-		if (len(b.raw) >= batchLines || size >= batchBytes) && !send() {
-			return ctx.Err()
+		if len(raw) >= batchLines || size >= batchBytes {
+			if err := send(); err != nil {
+				return err
+			}
+			lines, raw = nil, nil
 		}
 	}
 }
 
-func (b *batch[T, R]) decode() {
-	defer close(b.done)
-	b.vals = make([]R, 0, len(b.raw))
-	for i, raw := range b.raw {
+// decode decodes a batch's lines; an error stops the batch at its line,
+// after the values before it.
+func decode[T, R any](lines []int, raw [][]byte, prep func(T) (R, error)) *batch[R] {
+	b := &batch[R]{lines: lines, vals: make([]R, 0, len(raw))}
+	for i, l := range raw {
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			b.err = fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, b.lines[i], err)
+		if err := json.Unmarshal(l, &v); err != nil {
+			b.err = fmt.Errorf("%w: line %d: %w", mapping.ErrBadInput, lines[i], err)
 			break
 		}
-		r, err := b.prep(v)
+		r, err := prep(v)
 		if err != nil {
-			b.err = fmt.Errorf("line %d: %w", b.lines[i], err)
+			b.err = fmt.Errorf("line %d: %w", lines[i], err)
 			break
 		}
 		b.vals = append(b.vals, r)
 	}
-	b.raw = nil
+	return b
 }
 
 // same is the prep of values added as they are.
