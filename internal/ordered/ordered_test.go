@@ -294,6 +294,7 @@ func TestAhead(t *testing.T) {
 
 	// A cancelled context ends the values with its error, never silently.
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	n := 0
 	var end error
 	for _, err := range Ahead(ctx, seq, 8, 2) {
