@@ -565,8 +565,12 @@ func writeReport(ctx context.Context, g *globals, from string, res pipeline.Migr
 		Thumbnails: res.Export.Counts.Thumbnails,
 	}
 	_, next := report.NextStep(in)
+	snap, snapErr := snapshot.Open(snapDir)
+	if snapErr == nil {
+		c.AddThumbnails(snap.ThumbnailItems())
+	}
 	in.Pictures = c.Pictures(localFolder(from), snapDir)
-	if snap, err := snapshot.Open(snapDir); err == nil {
+	if snapErr == nil {
 		if res.Export.Counts.Messages > 0 {
 			if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
 				fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)

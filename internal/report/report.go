@@ -99,7 +99,7 @@ func WriteReport(w io.Writer, in Report) error {
 	err := reportTmpl.Execute(w, map[string]any{
 		"Source": in.Source, "Destination": in.Destination, "Generated": gen,
 		"Safe": safe, "Next": next, "Rows": in.Rows, "Failures": in.Failures, "Verify": in.Verify,
-		"Pictures": thumbs(in.Pictures),
+		"Pictures": thumbs(in.Pictures), "Thumbnails": in.Thumbnails,
 	})
 	if err != nil {
 		return fmt.Errorf("report.html: %w", err)
@@ -188,6 +188,23 @@ func (c *Collector) Report(e progress.Event) {
 		r.Failed++
 		if len(c.failures) < maxFailures {
 			c.failures = append(c.failures, Failure{Kind: e.Kind, Item: e.Item, Err: e.Err})
+		}
+	}
+}
+
+// AddThumbnails takes the reduced copies a snapshot names (see
+// snapshot.Reader.ThumbnailItems) as if the export had reported them: a
+// snapshot reused as it is exports nothing, and its report must still list
+// the pictures its banner points to.
+func (c *Collector) AddThumbnails(items []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, it := range items {
+		if len(c.thumbs) >= maxPictures {
+			return
+		}
+		if !slices.Contains(c.thumbs, it) {
+			c.thumbs = append(c.thumbs, it)
 		}
 	}
 }

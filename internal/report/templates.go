@@ -60,7 +60,7 @@ var reportTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{range .Rows}}<tr{{if .Failed}} class="bad"{{end}}><td>{{.Kind}}</td><td class="n">{{.Found}}</td><td class="n">{{.Copied}}</td><td class="n">{{.Unchanged}}</td><td class="n">{{.Skipped}}{{range .Reasons}}<div class="meta">{{.Count}} × {{.Reason}}</div>{{end}}</td><td class="n">{{.Failed}}</td></tr>
 {{end}}</tbody></table>
 {{with .Failures}}<h2>Failed items</h2><ul id="failures">{{range .}}<li>{{.Kind}} {{.Item}}: {{.Err}}</li>{{end}}</ul>{{end}}
-{{with .Pictures}}<h2>Pictures to look at</h2><div id="pictures">{{range .}}<figure>{{with .Src}}<img src="{{.}}" alt="">{{end}}<figcaption>{{.Title}}{{with .Note}} — {{.}}{{end}}</figcaption></figure>{{end}}</div>{{end}}
+{{if or .Pictures .Thumbnails}}<h2>Pictures</h2>{{with .Thumbnails}}<p class="meta" id="reduced">{{.}} photo(s) in all are only reduced copies in this source; the first are shown here.</p>{{end}}<div id="pictures">{{range .Pictures}}<figure>{{with .Src}}<img src="{{.}}" alt="">{{end}}<figcaption>{{.Title}}{{with .Note}} — {{.}}{{end}}</figcaption></figure>{{end}}</div>{{end}}
 <h2>Verify</h2>
 {{with .Verify}}<p>Destination: {{.Destination}} — {{if .OK}}every item found and identical.{{else}}gaps found.{{end}}</p>
 <table id="verify"><thead><tr><th>Kind</th><th>Source</th><th>Destination</th><th>Missing</th><th>Different</th><th>Extra</th></tr></thead><tbody>

@@ -20,6 +20,10 @@ type header struct {
 	// SourceState is the source's exporters.Stater token when this
 	// snapshot was written.
 	SourceState string `json:"source_state,omitempty"`
+	// ThumbnailItems names the first reduced copies the export met, so a
+	// report made from this snapshot later (an unchanged re-run reuses it
+	// without exporting) lists the same pictures as the first.
+	ThumbnailItems []string `json:"thumbnail_items,omitempty"`
 }
 
 // spool collects entries on disk while an export runs, so memory does not
@@ -80,7 +84,7 @@ func (w *Writer) writeManifest() error {
 		return err
 	}
 	bw := bufio.NewWriterSize(out, spoolBufferBytes)
-	hb, err := json.Marshal(header{Version: manifestVersion, Source: w.opt.Source, Counts: w.counts, SourceState: w.opt.SourceState})
+	hb, err := json.Marshal(header{Version: manifestVersion, Source: w.opt.Source, Counts: w.counts, SourceState: w.opt.SourceState, ThumbnailItems: w.thumbs})
 	if err != nil {
 		fsutil.Abort(out)
 		return err

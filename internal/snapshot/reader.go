@@ -67,6 +67,11 @@ func readHeader(dec *json.Decoder, h *header) error {
 			err = dec.Decode(&h.Counts)
 		case "source_state":
 			err = dec.Decode(&h.SourceState)
+		case "thumbnail_items":
+			err = dec.Decode(&h.ThumbnailItems)
+			if len(h.ThumbnailItems) > MaxThumbnailItems {
+				h.ThumbnailItems = h.ThumbnailItems[:MaxThumbnailItems]
+			}
 		case "entries":
 			return expectDelim(dec, '[')
 		default:
@@ -121,6 +126,10 @@ func (r *Reader) Intact() (bool, error) {
 	}
 	return true, nil
 }
+
+// ThumbnailItems names the reduced copies the export met instead of
+// originals (at most MaxThumbnailItems; Counts().Thumbnails counts all).
+func (r *Reader) ThumbnailItems() []string { return r.hdr.ThumbnailItems }
 
 // Counts is what the snapshot holds.
 func (r *Reader) Counts() mapping.Counts { return r.hdr.Counts }

@@ -97,7 +97,8 @@ type Writer struct {
 	paths    map[string]bool
 	counts   mapping.Counts
 	docs     map[string]*doc
-	skipped  int // unchanged media reused from the previous export
+	skipped  int      // unchanged media reused from the previous export
+	thumbs   []string // the first MaxThumbnailItems reduced copies met
 	closed   bool
 	notified map[string]bool
 }
@@ -527,6 +528,10 @@ func isReserved(rel string) bool {
 	return strings.HasPrefix(rel, MediaDir+"/")
 }
 
+// MaxThumbnailItems bounds the reduced copies a manifest names (all are
+// counted): the header is read whole, so it must not grow with the source.
+const MaxThumbnailItems = 200
+
 // Opener opens a media file's bytes. It is called only when the file must
 // be copied, so an unchanged photo is never read again.
 type Opener func(ctx context.Context) (io.ReadCloser, error)
@@ -552,6 +557,9 @@ func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opene
 	if m.Thumbnail || media.IsThumbnailPath("/"+rel) {
 		w.mu.Lock()
 		w.counts.Thumbnails++
+		if len(w.thumbs) < MaxThumbnailItems {
+			w.thumbs = append(w.thumbs, rel)
+		}
 		w.mu.Unlock()
 		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Thumbnail})
 		return nil
