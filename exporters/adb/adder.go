@@ -2,60 +2,31 @@ package adb
 
 import (
 	"context"
-	"sync"
 
+	"github.com/miexit/miexit/internal/ordered"
 	"github.com/miexit/miexit/internal/snapshot"
 )
+
+// adderAhead bounds the prepared messages waiting to be written.
+const adderAhead = 512
 
 // messageAdder adds prepared messages to the snapshot on its own
 // goroutine, in the order they were sent: reading the phone's text,
 // turning rows into messages and encoding them (snapshot.PrepareMessage),
 // and writing them then run side by side.
 type messageAdder struct {
-	ch   chan *snapshot.PreparedMessage
-	done chan struct{}
-	once sync.Once
-
-	mu  sync.Mutex
-	err error
+	sink *ordered.Sink[*snapshot.PreparedMessage]
 }
 
 func newMessageAdder(ctx context.Context, w *snapshot.Writer) *messageAdder {
-	a := &messageAdder{ch: make(chan *snapshot.PreparedMessage, 512), done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		for p := range a.ch {
-			if a.failed() != nil {
-				continue // drain, so senders never block
-			}
-			if err := w.AddPrepared(ctx, p); err != nil {
-				a.mu.Lock()
-				a.err = err
-				a.mu.Unlock()
-			}
-		}
-	}()
-	return a
-}
-
-func (a *messageAdder) failed() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.err
+	return &messageAdder{sink: ordered.NewSink(ctx, ordered.Options{Ahead: adderAhead}, func(p *snapshot.PreparedMessage) error {
+		return w.AddPrepared(ctx, p)
+	})}
 }
 
 // add queues p, or returns the error that stopped the adder.
-func (a *messageAdder) add(p *snapshot.PreparedMessage) error {
-	if err := a.failed(); err != nil {
-		return err
-	}
-	a.ch <- p
-	return nil
-}
+func (a *messageAdder) add(p *snapshot.PreparedMessage) error { return a.sink.Put(p) }
 
-// wait adds what is queued and returns the first error.
-func (a *messageAdder) wait() error {
-	a.once.Do(func() { close(a.ch) })
-	<-a.done
-	return a.failed()
-}
+// wait adds what is queued and returns the first error. It may be called
+// more than once.
+func (a *messageAdder) wait() error { return a.sink.Wait() }

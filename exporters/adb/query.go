@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"strconv"
 	"strings"
 
 	"github.com/miexit/miexit/exporters/adb/provider"
 	"github.com/miexit/miexit/internal/adb"
+	"github.com/miexit/miexit/internal/ordered"
 )
 
 // deniedError is a provider refusing the shell user.
@@ -92,7 +92,7 @@ func (e *Exporter) query(ctx context.Context, q provider.Query, fn func(provider
 	q.Sort = "_id ASC"
 	if safeColumns(q.Columns) {
 		return e.run(ctx, q.URI, q.Args(), func(r io.Reader) error {
-			for row, err := range prefetch(provider.Parse(r, q.URI, q.Columns, nil)) {
+			for row, err := range ordered.Ahead(ctx, provider.Parse(r, q.URI, q.Columns, nil), prefetchBatch, prefetchDepth) {
 				if err != nil {
 					return err
 				}
@@ -115,7 +115,7 @@ func (e *Exporter) query(ctx context.Context, q provider.Query, fn func(provider
 	}
 	done := 0 // rows delivered, in ids order
 	err = e.run(ctx, q.URI, q.Args(), func(r io.Reader) error {
-		for row, err := range prefetch(provider.Parse(r, q.URI, q.Columns, ids)) {
+		for row, err := range ordered.Ahead(ctx, provider.Parse(r, q.URI, q.Columns, ids), prefetchBatch, prefetchDepth) {
 			if err != nil {
 				return err
 			}
@@ -225,56 +225,3 @@ const (
 	prefetchBatch = 256
 	prefetchDepth = 4
 )
-
-// prefetch runs seq on its own goroutine, a few batches ahead of the
-// caller, and yields its values in order. It returns only after that
-// goroutine has stopped, so the reader under seq is never used after the
-// caller has moved on (and closed it).
-func prefetch[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
-	type item struct {
-		v   T
-		err error
-	}
-	return func(yield func(T, error) bool) {
-		ch := make(chan []item, prefetchDepth)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			defer close(ch)
-			batch := make([]item, 0, prefetchBatch)
-			send := func() bool {
-				if len(batch) == 0 {
-					return true
-				}
-				select {
-				case ch <- batch:
-					batch = make([]item, 0, prefetchBatch)
-					return true
-				case <-stop:
-					return false
-				}
-			}
-			for v, err := range seq {
-				batch = append(batch, item{v, err})
-				if (len(batch) == prefetchBatch || err != nil) && !send() {
-					return
-				}
-			}
-			send()
-		}()
-		defer func() {
-			close(stop)
-			for range ch {
-			}
-			<-done
-		}()
-		for b := range ch {
-			for _, it := range b {
-				if !yield(it.v, it.err) {
-					return
-				}
-			}
-		}
-	}
-}

@@ -1,8 +1,11 @@
 package adb
 
 import (
+	"context"
 	"io"
 	"sync"
+
+	"github.com/miexit/miexit/internal/ordered"
 )
 
 // Read-ahead sizes: a few chunks of the sync protocol's largest DATA
@@ -21,14 +24,21 @@ type chunk struct {
 	err error
 }
 
+func releaseChunk(c chunk) {
+	if c.buf != nil {
+		aheadBuffers.Put(c.buf)
+	}
+}
+
 // readAhead reads rc on its own goroutine, a few chunks ahead of the
 // caller: pulling from the phone and hashing and writing the snapshot then
-// overlap instead of taking turns. Close waits for that goroutine before
-// closing rc, so the sync session is never used by two goroutines.
+// overlap instead of taking turns. The chunks travel through an
+// ordered.Queue, the one bounded hand-off every export uses. Close waits
+// for the reading goroutine before closing rc, so the sync session is
+// never used by two goroutines.
 type readAhead struct {
 	rc   io.ReadCloser
-	ch   chan chunk
-	stop chan struct{}
+	q    *ordered.Queue[chunk]
 	done chan struct{}
 	cur  chunk
 	off  int
@@ -37,24 +47,22 @@ type readAhead struct {
 }
 
 func newReadAhead(rc io.ReadCloser) *readAhead {
-	r := &readAhead{rc: rc, ch: make(chan chunk, aheadDepth), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &readAhead{rc: rc, q: ordered.New[chunk](context.Background(), ordered.Options{Ahead: aheadDepth}), done: make(chan struct{})}
 	go r.fill()
 	return r
 }
 
 func (r *readAhead) fill() {
 	defer close(r.done)
-	defer close(r.ch)
+	defer r.q.Close()
 	for {
 		bp := aheadBuffers.Get().(*[]byte)
 		n, err := io.ReadFull(r.rc, *bp)
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
 		}
-		select {
-		case r.ch <- chunk{buf: bp, n: n, err: err}:
-		case <-r.stop:
-			aheadBuffers.Put(bp)
+		if r.q.Put(chunk{buf: bp, n: n, err: err}) != nil {
+			aheadBuffers.Put(bp) // stopped by Close
 			return
 		}
 		if err != nil {
@@ -69,13 +77,13 @@ func (r *readAhead) Read(p []byte) (int, error) {
 			if r.cur.err != nil {
 				r.err = r.cur.err
 			}
-			aheadBuffers.Put(r.cur.buf)
+			releaseChunk(r.cur)
 			r.cur = chunk{}
 		}
 		if r.err != nil {
 			return 0, r.err
 		}
-		c, ok := <-r.ch
+		c, ok, _ := r.q.Next()
 		if !ok {
 			return 0, io.EOF
 		}
@@ -89,15 +97,10 @@ func (r *readAhead) Read(p []byte) (int, error) {
 func (r *readAhead) Close() error {
 	var err error
 	r.once.Do(func() {
-		close(r.stop)
-		for c := range r.ch {
-			aheadBuffers.Put(c.buf)
-		}
+		r.q.Drain(releaseChunk)
 		<-r.done
-		if r.cur.buf != nil {
-			aheadBuffers.Put(r.cur.buf)
-			r.cur = chunk{}
-		}
+		releaseChunk(r.cur)
+		r.cur = chunk{}
 		err = r.rc.Close()
 	})
 	return err
