@@ -344,17 +344,15 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 		if err != nil {
 			return err
 		}
-		md, err := localMD5(snap, e.Path)
-		if err != nil {
-			return fmt.Errorf("upload %s: %w", e.Path, err)
-		}
 		meta := im.fileMeta(e, dir)
-		meta.AppProperties[apMD5] = md
 		var up *drive.File
 		if e.Size >= im.threshold {
 			up, err = im.uploadResumable(ctx, snap, led, e, meta)
 		} else {
 			up, err = im.uploadMultipart(ctx, snap, e, meta)
+		}
+		if err == nil {
+			err = im.vouch(ctx, snap, e, up)
 		}
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", e.Path, err)
@@ -423,6 +421,31 @@ func mimeOf(e mapping.Entry) string {
 		return "text/vcard"
 	}
 	return "application/octet-stream"
+}
+
+// vouch makes an uploaded file say its sha256 for later listings. Drive's
+// own sha256Checksum does when it gives one, as it normally does, and then
+// nothing more is sent. Without it only md5Checksum is promised, so the
+// md5 is recorded next to the sha256 miexit wrote in appProperties, after
+// checking it against the snapshot's bytes: a later listing trusts that
+// sha256 only while Drive's md5 still matches. Recording it afterwards,
+// instead of in the upload's metadata, spares reading every file once
+// more before it is sent (a multipart body comes after its metadata).
+func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File) error {
+	if f.Sha256Checksum != "" || f.AppProperties[apMD5] != "" {
+		return nil
+	}
+	md, err := localMD5(snap, e.Path)
+	if err != nil {
+		return err
+	}
+	if f.Md5Checksum != md {
+		return fmt.Errorf("Drive's md5Checksum %q differs from the snapshot file's %s", f.Md5Checksum, md)
+	}
+	return im.call(ctx, "record md5", func(ctx context.Context) error {
+		_, err := im.drive.Files.Update(f.Id, &drive.File{AppProperties: map[string]string{apMD5: md}}).Fields("id").Context(ctx).Do()
+		return err
+	})
 }
 
 // localMD5 is recorded next to the sha256, so a Drive that gives no

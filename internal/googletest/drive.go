@@ -79,7 +79,9 @@ func (s *Server) driveFile(f *file, fields map[string]bool) map[string]any {
 		sh := sha256.Sum256(f.Content)
 		full["size"] = strconv.Itoa(len(f.Content))
 		full["md5Checksum"] = hex.EncodeToString(md[:])
-		full["sha256Checksum"] = hex.EncodeToString(sh[:])
+		if !s.NoSHA256 {
+			full["sha256Checksum"] = hex.EncodeToString(sh[:])
+		}
 	}
 	if fields["*"] {
 		for k, v := range full {

@@ -90,6 +90,12 @@ type Server struct {
 
 	ts *httptest.Server
 
+	// NoSHA256 leaves sha256Checksum out of file resources. Drive promises
+	// md5Checksum for files with binary content; sha256Checksum is
+	// documented but not promised for every file, so importers must cope
+	// without it.
+	NoSHA256 bool
+
 	// OnMutate, when set, runs while a People mutate is in progress, so a
 	// test can hold one open and check that a second is rejected.
 	OnMutate func()
