@@ -224,10 +224,16 @@ func (c *client) noteContent(ctx context.Context, id string) (string, error) {
 	return *d.Entry.Content, nil
 }
 
-// recordings lists every recording, stopping at a short page.
+// recordings lists every recording. The list has no last-page flag and
+// the server may hand back fewer rows than asked in the middle of it (a
+// cap, a busy shard), so a short page proves nothing: the offset moves on
+// by the rows received, and the list ends at a page that adds nothing.
+// Rows seen before are dropped; a page of only those means the paging
+// broke, and fails rather than loop.
 func (c *client) recordings(ctx context.Context, limit int) iter.Seq2[recording, error] {
 	return func(yield func(recording, error) bool) {
-		for off := 0; ; off += limit {
+		seen := map[flexID]bool{}
+		for off := 0; ; {
 			var d struct {
 				List *[]recording `json:"list"`
 			}
@@ -239,18 +245,29 @@ func (c *client) recordings(ctx context.Context, limit int) iter.Seq2[recording,
 				yield(recording{}, err)
 				return
 			}
+			if len(*d.List) == 0 {
+				return
+			}
+			fresh := 0
 			for _, r := range *d.List {
 				if r.ID == "" || r.Name == "" {
 					yield(recording{}, fmt.Errorf("recordings list: a recording without id or name: Mi Cloud may have changed"))
 					return
 				}
+				if seen[r.ID] {
+					continue
+				}
+				seen[r.ID] = true
+				fresh++
 				if !yield(r, nil) {
 					return
 				}
 			}
-			if len(*d.List) < limit {
+			if fresh == 0 {
+				yield(recording{}, fmt.Errorf("recordings list: the page at offset %d holds only recordings already listed (%d rows): Mi Cloud's paging may have changed; report it with --debug-http", off, len(*d.List)))
 				return
 			}
+			off += len(*d.List)
 		}
 	}
 }
@@ -328,8 +345,12 @@ func (c *client) contacts(ctx context.Context, limit int) iter.Seq2[contactPage,
 
 // smsTotals sums the message totals of every SMS thread. The thread list
 // only holds each thread's last message, so totals are all it can give.
+// Like the recordings list it has no last-page flag: it is paged until a
+// page adds no thread not seen before (empty: the end; only repeats: an
+// error), whatever the page's length.
 func (c *client) smsTotals(ctx context.Context, limit int) (threads, messages int, err error) {
 	tag, ttag := "0", "0"
+	seen := map[flexID]bool{}
 	for {
 		var d struct {
 			Entries   *[]thread `json:"entries"`
@@ -345,15 +366,32 @@ func (c *client) smsTotals(ctx context.Context, limit int) (threads, messages in
 		if err != nil {
 			return 0, 0, err
 		}
+		if len(*d.Entries) == 0 {
+			return threads, messages, nil
+		}
+		fresh := 0
 		for _, t := range *d.Entries {
+			if t.Entry.ThreadID == "" {
+				return 0, 0, fmt.Errorf("SMS thread list: a thread without threadId: Mi Cloud may have changed")
+			}
+			if seen[t.Entry.ThreadID] {
+				continue
+			}
+			seen[t.Entry.ThreadID] = true
+			fresh++
 			threads++
 			messages += int(t.Entry.Total)
 		}
-		if len(*d.Entries) < limit || d.Watermark == nil {
+		if fresh == 0 {
+			return 0, 0, fmt.Errorf("SMS thread list: the page after syncThreadTag %s holds only threads already listed (%d rows): Mi Cloud's paging may have changed; report it with --debug-http", ttag, len(*d.Entries))
+		}
+		if d.Watermark == nil {
+			// Nothing to ask for the next page with: the service's way
+			// of saying this was the last.
 			return threads, messages, nil
 		}
 		if string(d.Watermark.SyncThreadTag) == ttag && string(d.Watermark.SyncTag) == tag {
-			return 0, 0, fmt.Errorf("SMS thread list: a full page but the watermark did not move: Mi Cloud may have changed")
+			return 0, 0, fmt.Errorf("SMS thread list: a page of new threads but the watermark did not move: Mi Cloud may have changed")
 		}
 		tag, ttag = string(d.Watermark.SyncTag), string(d.Watermark.SyncThreadTag)
 	}

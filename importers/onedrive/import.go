@@ -92,6 +92,7 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 			return fmt.Errorf("onedrive import: %w", err)
 		}
 	}
+	dirs := newFolders(im, existing)
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -111,7 +112,7 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 			if ex, ok := existing[strings.ToLower(j.remote)]; ok {
 				it = &ex
 			}
-			action, err := im.upload(ctx, snap, led, dest, j, it)
+			action, err := im.upload(ctx, snap, led, dirs, dest, j, it)
 			if err != nil {
 				err = fmt.Errorf("upload %s: %w", j.e.Path, err)
 				rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.Failed, Err: err.Error()})
@@ -167,7 +168,7 @@ func matches(it *graph.Item, size int64, qxh string) bool {
 // upload makes the destination hold one file: it hashes the local file,
 // trusts an identical remote file, and otherwise uploads it (simple PUT or
 // session) and checks the hash Graph computed.
-func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, dest string, j job, existing *graph.Item) (progress.Action, error) {
+func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, dirs *folders, dest string, j job, existing *graph.Item) (progress.Action, error) {
 	f, err := snap.Open(j.e.Path)
 	if err != nil {
 		return "", err
@@ -207,7 +208,7 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if size <= im.smallMax {
 		it, err = im.simple(ctx, f, size, qxh, full, conflict, j.e)
 	} else {
-		it, err = im.session(ctx, led, dest, f, size, qxh, full, conflict, j)
+		it, err = im.session(ctx, led, dirs, dest, f, size, qxh, full, conflict, j)
 	}
 	if err != nil {
 		return "", err
@@ -253,8 +254,9 @@ func (im *Importer) simple(ctx context.Context, f *os.File, size int64, qxh, ful
 }
 
 // session uploads through a resumable session kept in the ledger, so a
-// crash resumes where the session stands.
-func (im *Importer) session(ctx context.Context, led *ledger.Ledger, dest string, f *os.File, size int64, qxh, full, conflict string, j job) (*graph.Item, error) {
+// crash resumes where the session stands. A new session's folder is made
+// first: Graph does not create it for a session.
+func (im *Importer) session(ctx context.Context, led *ledger.Ledger, dirs *folders, dest string, f *os.File, size int64, qxh, full, conflict string, j job) (*graph.Item, error) {
 	url, start := "", int64(0)
 	if u := j.rec.Extra[extUploadURL]; u != "" && j.rec.SHA256 == j.e.SHA256 && j.rec.Extra[extRemote] == j.remote {
 		st, err := im.c.SessionStatus(ctx, u)
@@ -280,6 +282,9 @@ func (im *Importer) session(ctx context.Context, led *ledger.Ledger, dest string
 	}
 	for attempt := 0; ; attempt++ {
 		if url == "" {
+			if err := dirs.parentOf(ctx, full); err != nil {
+				return nil, err
+			}
 			s, err := im.c.CreateUploadSession(ctx, im.root, full, conflict, im.fsInfo(j.e))
 			if err != nil {
 				return nil, err

@@ -127,6 +127,13 @@ func TestSessionUploadSendsNoTokenAndResumes(t *testing.T) {
 	ctx := context.Background()
 	body := data(5*graph.FragmentUnit + 1234)
 	mod := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	// A session's folder must exist first: Graph does not make it.
+	if _, err := c.CreateUploadSession(ctx, graph.AppRoot, "Videos/v.mp4", graph.Fail, graph.FileSystemInfo{}); !graph.IsNotFound(err) {
+		t.Fatalf("a session into a missing folder: %v, want itemNotFound", err)
+	}
+	if _, err := c.CreateFolder(ctx, graph.AppRoot, "", "Videos", graph.Fail); err != nil {
+		t.Fatal(err)
+	}
 	s, err := c.CreateUploadSession(ctx, graph.AppRoot, "Videos/v.mp4", graph.Fail, graph.FileSystemInfo{LastModifiedDateTime: mod})
 	if err != nil {
 		t.Fatal(err)

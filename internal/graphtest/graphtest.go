@@ -2,7 +2,9 @@
 // It listens on loopback and enforces what the Graph docs say: a bearer
 // token on API calls and none on pre-authenticated upload URLs, upload
 // session fragment rules, case-insensitive names, refused characters,
-// conflictBehavior, small listing pages followed through @odata.nextLink,
+// conflictBehavior, upload sessions only into folders that exist (a
+// simple PUT creates the folders it names), small listing pages followed
+// through @odata.nextLink,
 // and a server-side quickXorHash. Faults (429/503 with Retry-After, 500s,
 // answers lost after the work was done) can be injected, requests are
 // counted, and tests can change the stored files directly.

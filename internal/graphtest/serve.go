@@ -445,7 +445,8 @@ func (s *Server) parentOf(w http.ResponseWriter, segs []string) (*node, bool) {
 		return nil, false
 	}
 	if parent == nil {
-		// Graph creates missing parent folders of an upload.
+		// A simple PUT creates the missing parent folders it names (a
+		// session checked its parent when it began).
 		for i := range segs[:len(segs)-1] {
 			if p := s.lookup(segs[:i+1]); p != nil && !p.folder {
 				writeErr(w, http.StatusConflict, "nameAlreadyExists", "a file stands where a folder is needed")
@@ -552,6 +553,16 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	if len(rt.segs) == 0 {
 		writeErr(w, http.StatusBadRequest, "invalidRequest", "no file name")
+		return
+	}
+	// Graph: "the parent folder must exist before you call
+	// createUploadSession"; only a simple PUT makes the folders it names.
+	switch parent := s.lookup(rt.segs[:len(rt.segs)-1]); {
+	case parent == nil:
+		writeErr(w, http.StatusNotFound, "itemNotFound", "The parent folder of the upload session does not exist; create it first.")
+		return
+	case !parent.folder:
+		writeErr(w, http.StatusConflict, "nameAlreadyExists", "a file stands where the upload session's parent folder is needed")
 		return
 	}
 	s.seq++

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miexit/miexit/internal/netfault"
 )
@@ -138,6 +139,20 @@ type Options struct {
 	// server (default 127.0.0.1, the API's). "localhost" makes it a host
 	// that is not the web app's nor Xiaomi's, where no passToken may go.
 	AccountHost string
+	// PageCap serves at most this many rows per page of every list,
+	// whatever limit was asked: a server with its own cap (or a busy
+	// shard) handing back short pages in the middle of a list. Lists with
+	// a last-page flag or a cursor stay consistent with it; the recordings
+	// and SMS thread lists have neither, so a short page is all a client
+	// sees. 0 means no cap.
+	PageCap int
+	// RepeatPages makes the recordings and SMS thread lists ignore their
+	// offset and cursor and serve the first page every time: a service
+	// whose paging broke, which must not make a client loop.
+	RepeatPages bool
+	// Latency delays every answer by this long before the handler runs:
+	// the round trip to a real data centre, so downloads at once show.
+	Latency time.Duration
 }
 
 // Request is one request as the fake received it: the host it was
@@ -343,7 +358,15 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 		if reset {
 			s.counts["reset"]++
 		}
+		latency := s.opt.Latency
 		s.mu.Unlock()
+		if latency > 0 {
+			select {
+			case <-time.After(latency):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if fail {
 			http.Error(w, "Service Temporarily Unavailable", http.StatusServiceUnavailable)
 			return
@@ -464,11 +487,29 @@ func qint(r *http.Request, name string, def int) int {
 	return v
 }
 
-// page cuts a slice of n items at offset/limit.
-func page(n, offset, limit int) (lo, hi int) {
+// page cuts a slice of n items at offset/limit, serving no more than
+// PageCap rows.
+func (s *Server) page(n, offset, limit int) (lo, hi int) {
 	lo = min(max(offset, 0), n)
-	hi = min(lo+max(limit, 1), n)
+	hi = min(lo+s.pageSize(limit), n)
 	return lo, hi
+}
+
+// pageSize is the rows a page holds when limit were asked.
+func (s *Server) pageSize(limit int) int {
+	limit = max(limit, 1)
+	if s.opt.PageCap > 0 {
+		limit = min(limit, s.opt.PageCap)
+	}
+	return limit
+}
+
+// cursor is the offset a cursor-less list serves from: 0 under RepeatPages.
+func (s *Server) cursor(off int) int {
+	if s.opt.RepeatPages {
+		return 0
+	}
+	return off
 }
 
 func (s *Server) api(w http.ResponseWriter, r *http.Request) {
@@ -611,8 +652,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) albums(w http.ResponseWriter, r *http.Request) {
-	num, size := qint(r, "pageNum", 0), qint(r, "pageSize", 10)
-	lo, hi := page(len(s.data.Albums), num*size, size)
+	num, size := qint(r, "pageNum", 0), s.pageSize(qint(r, "pageSize", 10))
+	lo, hi := s.page(len(s.data.Albums), num*size, size)
 	var out []map[string]any
 	for i, a := range s.data.Albums[lo:hi] {
 		n := 0
@@ -632,7 +673,7 @@ func (s *Server) albums(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) galleries(w http.ResponseWriter, r *http.Request) {
-	num, size := qint(r, "pageNum", 0), qint(r, "pageSize", 10)
+	num, size := qint(r, "pageNum", 0), s.pageSize(qint(r, "pageSize", 10))
 	album, _ := strconv.ParseInt(r.URL.Query().Get("albumId"), 10, 64)
 	var in []Photo
 	for _, ph := range s.data.Photos {
@@ -640,7 +681,7 @@ func (s *Server) galleries(w http.ResponseWriter, r *http.Request) {
 			in = append(in, ph)
 		}
 	}
-	lo, hi := page(len(in), num*size, size)
+	lo, hi := s.page(len(in), num*size, size)
 	var out []map[string]any
 	for _, ph := range in[lo:hi] {
 		out = append(out, map[string]any{"id": strconv.FormatInt(ph.ID, 10), "fileName": ph.FileName, "type": ph.Type,
@@ -661,7 +702,7 @@ func (s *Server) notes(w http.ResponseWriter, r *http.Request) {
 		}
 		off = v
 	}
-	lo, hi := page(len(s.data.Notes), off, limit)
+	lo, hi := s.page(len(s.data.Notes), off, limit)
 	var out []map[string]any
 	for i, n := range s.data.Notes[lo:hi] {
 		var files []map[string]any
@@ -690,7 +731,7 @@ func snippet(s string) string {
 }
 
 func (s *Server) recordings(w http.ResponseWriter, r *http.Request) {
-	lo, hi := page(len(s.data.Recordings), qint(r, "offset", 0), qint(r, "limit", 50))
+	lo, hi := s.page(len(s.data.Recordings), s.cursor(qint(r, "offset", 0)), qint(r, "limit", 50))
 	var out []map[string]any
 	for _, rec := range s.data.Recordings[lo:hi] {
 		out = append(out, map[string]any{"id": strconv.FormatInt(rec.ID, 10), "name": rec.Name, "size": len(rec.Data),
@@ -706,7 +747,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		apiErr(w, 400, "cursor mismatch")
 		return
 	}
-	lo, hi := page(len(s.data.Contacts), off, limit)
+	lo, hi := s.page(len(s.data.Contacts), off, limit)
 	content := map[string]any{}
 	for _, c := range s.data.Contacts[lo:hi] {
 		content[c.ID] = map[string]any{"content": c.Content, "updateTime": c.UpdateTime, "type": "contact"}
@@ -720,8 +761,8 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) threads(w http.ResponseWriter, r *http.Request) {
 	limit := qint(r, "limit", 100)
-	off := qint(r, "syncThreadTag", 0)
-	lo, hi := page(len(s.data.Threads), off, limit)
+	off := s.cursor(qint(r, "syncThreadTag", 0))
+	lo, hi := s.page(len(s.data.Threads), off, limit)
 	var out []map[string]any
 	for _, t := range s.data.Threads[lo:hi] {
 		out = append(out, map[string]any{"entry": map[string]any{"threadId": t.ID, "recipients": t.Recipients, "snippet": t.Snippet,
