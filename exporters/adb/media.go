@@ -9,10 +9,10 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/miexit/miexit/internal/adb"
+	"github.com/miexit/miexit/internal/ordered"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 	"github.com/miexit/miexit/mapping/media"
@@ -196,83 +196,107 @@ func safeName(name string) (string, string) {
 	return stem + tag + ext, ""
 }
 
-func (e *Exporter) exportMedia(ctx context.Context, w *snapshot.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	items := make(chan item, 256)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	setErr := func(err error) {
-		errOnce.Do(func() { firstErr = err; cancel() })
-	}
-	for range e.opt.Parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.copier(ctx, w, items); err != nil {
-				setErr(err)
-			}
-		}()
-	}
-	werr := e.walkMedia(ctx, func(it item) error {
-		select {
-		case items <- it:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
-	close(items)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return werr
+// pulled is one media file's outcome, handed to the snapshot in walk order.
+type pulled struct {
+	it   item
+	st   *snapshot.StagedMedia
+	skip string // why the phone refused the file, if it did
 }
 
-// copier pulls files through its own sync session. A file the phone
+// pullAhead bounds the files pulled but not yet added: enough that small
+// files keep every session busy while a large one holds the head of the
+// line, and each is only a staged entry in memory.
+const pullAhead = 64
+
+// exportMedia pulls up to Parallel files at once, each through its own
+// sync session, and adds them to the snapshot in the order of the walk, so
+// the manifest is the same whatever Parallel is.
+func (e *Exporter) exportMedia(ctx context.Context, w *snapshot.Writer) error {
+	pool := &syncPool{dev: e.dev, idle: make(chan *adb.Sync, e.opt.Parallel)}
+	defer pool.close()
+	return ordered.Run(ctx, ordered.Options{Workers: e.opt.Parallel, Ahead: max(pullAhead, 2*e.opt.Parallel)},
+		func(q *ordered.Queue[pulled]) error {
+			return e.walkMedia(q.Context(), func(it item) error {
+				return q.Go(func(ctx context.Context) (pulled, error) { return e.pull(ctx, w, pool, it) })
+			})
+		},
+		func(p pulled) error {
+			if p.skip != "" {
+				e.skip(p.it.dev, p.skip)
+				return nil
+			}
+			return w.AddStaged(p.st)
+		})
+}
+
+// pull copies one file into the snapshot's folder. A file the phone
 // refuses is reported and skipped; a broken session is replaced.
-func (e *Exporter) copier(ctx context.Context, w *snapshot.Writer, items <-chan item) error {
+func (e *Exporter) pull(ctx context.Context, w *snapshot.Writer, pool *syncPool, it item) (pulled, error) {
 	var s *adb.Sync
-	defer func() {
-		if s != nil {
-			s.Close()
+	open := func(ctx context.Context) (io.ReadCloser, error) {
+		var err error
+		if s, err = pool.get(ctx); err != nil {
+			return nil, err
 		}
-	}()
-	for it := range items {
-		if s != nil && s.Err() != nil {
-			s.Close()
-			s = nil
+		rc, err := s.Recv(it.dev)
+		if err != nil {
+			return nil, err
 		}
-		open := func(ctx context.Context) (io.ReadCloser, error) {
-			if s == nil {
-				var err error
-				if s, err = e.dev.Sync(ctx); err != nil {
-					return nil, err
-				}
-			}
-			rc, err := s.Recv(it.dev)
-			if err != nil {
-				return nil, err
-			}
-			return newReadAhead(rc), nil
-		}
-		err := w.AddMedia(ctx, it.Media, open)
-		if err == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var fe *adb.FailError
-		if errors.As(err, &fe) {
-			e.skip(it.dev, fe.Message)
-			continue
-		}
-		return err
+		return newReadAhead(rc), nil
 	}
-	return nil
+	st, err := w.StageMedia(ctx, it.Media, open)
+	if s != nil {
+		// The read-ahead was closed: nothing uses the session any more.
+		pool.put(s)
+	}
+	if err == nil {
+		return pulled{it: it, st: st}, nil
+	}
+	if ctx.Err() != nil {
+		return pulled{}, ctx.Err()
+	}
+	var fe *adb.FailError
+	if errors.As(err, &fe) {
+		return pulled{it: it, skip: fe.Message}, nil
+	}
+	return pulled{}, err
+}
+
+// syncPool keeps the idle sync sessions, at most one per worker, so each
+// pull reuses a session instead of opening one per file.
+type syncPool struct {
+	dev  *adb.Device
+	idle chan *adb.Sync
+}
+
+func (p *syncPool) get(ctx context.Context) (*adb.Sync, error) {
+	select {
+	case s := <-p.idle:
+		return s, nil
+	default:
+		return p.dev.Sync(ctx)
+	}
+}
+
+func (p *syncPool) put(s *adb.Sync) {
+	if s.Err() != nil {
+		s.Close()
+		return
+	}
+	select {
+	case p.idle <- s:
+	default:
+		s.Close()
+	}
+}
+
+func (p *syncPool) close() {
+	for {
+		select {
+		case s := <-p.idle:
+			s.Close()
+		default:
+			return
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultFeatures are what a current phone advertises.
@@ -37,6 +38,11 @@ type Device struct {
 	// Accounts are what `dumpsys account` lists (none by default); change
 	// them while serving with SetAccounts.
 	Accounts []Account
+
+	// RecvDelay, when set, is how long RECV of a file waits before the
+	// first byte, as a busy phone's storage or a slow link does: with
+	// several sync sessions, files then finish out of order.
+	RecvDelay func(path string) time.Duration
 
 	// Counters for tests.
 	Opened   atomic.Int64 // services opened

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"io/fs"
+	"time"
 )
 
 func unixMode(m fs.FileMode) uint32 {
@@ -108,6 +109,9 @@ func (d *Device) serveSync(s stream) {
 			case node.Unreadable:
 				fail(bw, "Permission denied")
 			default:
+				if d.RecvDelay != nil {
+					time.Sleep(d.RecvDelay(path))
+				}
 				if !d.send(bw, node) {
 					d.Aborted.Add(1)
 					return

@@ -547,43 +547,82 @@ func (w *Writer) AddMedia(ctx context.Context, m mapping.Media, open Opener) err
 // HashLocal, on another goroutine while the export went on: when the file
 // is still the one that was hashed, it is linked without being read again.
 func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opener, pre *LocalHash) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	rel, err := mapping.CleanRelPath(m.Path)
+	st, err := w.stageMedia(ctx, m, open, pre)
 	if err != nil {
 		return err
 	}
-	if m.Thumbnail || media.IsThumbnailPath("/"+rel) {
+	return w.AddStaged(st)
+}
+
+// StagedMedia is a media file already in the snapshot's folder (or found
+// unchanged, or counted as a thumbnail) whose manifest entry is not added
+// yet: AddStaged adds it. A source that copies several files at once stages
+// them in any order and adds them in its own, so the manifest reads the
+// same as a one-at-a-time export's.
+type StagedMedia struct {
+	e      mapping.Entry
+	rel    string
+	action progress.Action // Copied, Unchanged, Thumbnail, Duplicate, WouldCopy
+	size   int64
+}
+
+// StageMedia is AddMedia without its last step, adding the entry: call
+// AddStaged with the result, in the order the entries should have.
+func (w *Writer) StageMedia(ctx context.Context, m mapping.Media, open Opener) (*StagedMedia, error) {
+	return w.stageMedia(ctx, m, open, nil)
+}
+
+// AddStaged adds a staged file's entry, counts it and reports it.
+func (w *Writer) AddStaged(st *StagedMedia) error {
+	switch st.action {
+	case progress.Thumbnail:
 		w.mu.Lock()
 		w.counts.Thumbnails++
 		if len(w.thumbs) < MaxThumbnailItems {
-			w.thumbs = append(w.thumbs, rel)
+			w.thumbs = append(w.thumbs, st.rel)
 		}
 		w.mu.Unlock()
-		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Thumbnail})
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: st.rel, Action: progress.Thumbnail})
 		return nil
+	case progress.Duplicate:
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: st.rel, Action: progress.Duplicate})
+		return nil
+	case progress.WouldCopy:
+		w.mu.Lock()
+		w.counts.Media++
+		w.mu.Unlock()
+		w.report(progress.Event{Kind: mapping.KindMedia, Item: st.rel, Action: progress.WouldCopy, Bytes: st.size})
+		return nil
+	}
+	return w.finishMedia(st.e, st.action == progress.Unchanged)
+}
+
+func (w *Writer) stageMedia(ctx context.Context, m mapping.Media, open Opener, pre *LocalHash) (*StagedMedia, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rel, err := mapping.CleanRelPath(m.Path)
+	if err != nil {
+		return nil, err
+	}
+	if m.Thumbnail || media.IsThumbnailPath("/"+rel) {
+		return &StagedMedia{rel: rel, action: progress.Thumbnail}, nil
 	}
 	p := MediaDir + "/" + rel
 	w.mu.Lock()
 	if !w.claim(mapping.KindMedia, rel) {
 		w.mu.Unlock()
-		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.Duplicate})
-		return nil
+		return &StagedMedia{rel: rel, action: progress.Duplicate}, nil
 	}
 	w.mu.Unlock()
 
 	dst := filepath.Join(w.dir, filepath.FromSlash(p))
 	if prev, ok := w.unchanged(rel, m.Size, m.ModTime); ok {
 		prev.Key = rel
-		return w.finishMedia(prev, true)
+		return &StagedMedia{e: prev, rel: rel, action: progress.Unchanged}, nil
 	}
 	if w.opt.DryRun {
-		w.mu.Lock()
-		w.counts.Media++
-		w.mu.Unlock()
-		w.report(progress.Event{Kind: mapping.KindMedia, Item: rel, Action: progress.WouldCopy, Bytes: max(m.Size, 0)})
-		return nil
+		return &StagedMedia{rel: rel, action: progress.WouldCopy, size: max(m.Size, 0)}, nil
 	}
 	e := mapping.Entry{Kind: mapping.KindMedia, Key: rel, Path: p, Modified: m.ModTime.Truncate(time.Second)}
 	var sha1h hash.Hash
@@ -605,7 +644,7 @@ func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opene
 	if w.opt.LinkLocal && m.Local != "" {
 		var err error
 		if e, linked, err = w.linkIn(ctx, e, m.Local, sha1h, check, pre); err != nil {
-			return fmt.Errorf("media %s: %w", rel, err)
+			return nil, fmt.Errorf("media %s: %w", rel, err)
 		}
 		if !linked && sha1h != nil {
 			sha1h.Reset()
@@ -614,12 +653,12 @@ func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opene
 	if !linked {
 		rc, err := open(ctx)
 		if err != nil {
-			return fmt.Errorf("media %s: %w", rel, err)
+			return nil, fmt.Errorf("media %s: %w", rel, err)
 		}
 		e, err = w.copyIn(ctx, e, rc, sha1h, check)
 		rc.Close()
 		if err != nil {
-			return fmt.Errorf("media %s: %w", rel, err)
+			return nil, fmt.Errorf("media %s: %w", rel, err)
 		}
 	}
 	if !m.Taken.IsZero() {
@@ -630,7 +669,7 @@ func (w *Writer) AddMediaHashed(ctx context.Context, m mapping.Media, open Opene
 		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
 		f.Close()
 	}
-	return w.finishMedia(e, false)
+	return &StagedMedia{e: e, rel: rel, action: progress.Copied}, nil
 }
 
 // LinksLocal reports whether AddMedia links local files (Options.LinkLocal
