@@ -65,13 +65,20 @@ func init() {
 			}
 			cred.Region = r
 		}
-		cfg := Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != ""}
+		cfg := Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != "", Concurrency: p.Concurrency}
 		if p.StateDir != "" {
 			cfg.CacheDir = filepath.Join(p.StateDir, "micloud", SafeUserDir(cred.UserID))
 		}
 		return New(cfg)
 	})
 }
+
+// Downloads at once: the default, and the most the tools that know the
+// service risk (REFERENCE.md: about 10 requests/s, 8 downloads at once).
+const (
+	DefaultConcurrency = 4
+	MaxConcurrency     = 8
+)
 
 // Config builds an Exporter.
 type Config struct {
@@ -86,7 +93,8 @@ type Config struct {
 	// MinInterval spaces request starts (default 100 ms: about 10/s);
 	// negative means no pacing.
 	MinInterval time.Duration
-	// Concurrency is the number of downloads at once (default 4, at most 8).
+	// Concurrency is the number of downloads at once (default 4, at most
+	// MaxConcurrency).
 	Concurrency int
 	// PageSize is the page size asked of list calls (default 100; notes
 	// 200, contacts 400 when unset).
@@ -150,9 +158,12 @@ func New(cfg Config) (*Exporter, error) {
 		cfg.MinInterval = 100 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = DefaultConcurrency
 	}
-	cfg.Concurrency = min(cfg.Concurrency, 8)
+	if cfg.Concurrency > MaxConcurrency {
+		cfg.Log.Info("Mi Cloud takes at most 8 downloads at once; using 8", "jobs", cfg.Concurrency)
+		cfg.Concurrency = MaxConcurrency
+	}
 	if cfg.Credentials.UserID == "" || cfg.Credentials.PassToken == "" {
 		return nil, ErrNoCredentials
 	}

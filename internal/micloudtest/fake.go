@@ -153,6 +153,9 @@ type Options struct {
 	// Latency delays every answer by this long before the handler runs:
 	// the round trip to a real data centre, so downloads at once show.
 	Latency time.Duration
+	// DownloadTime is how long each file POST takes to serve its bytes
+	// (a large file's transfer), counted as a download in flight.
+	DownloadTime time.Duration
 }
 
 // Request is one request as the fake received it: the host it was
@@ -805,6 +808,13 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("meta") != "meta-"+kind+"-"+id {
 			http.Error(w, "bad meta", http.StatusForbidden)
 			return
+		}
+		if d := s.opt.DownloadTime; d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
 		}
 		n, _ := strconv.ParseInt(id, 10, 64)
 		var data []byte
