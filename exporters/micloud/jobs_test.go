@@ -68,3 +68,49 @@ func TestDownloadsRunJobsAtOnceInListingOrder(t *testing.T) {
 		}
 	}
 }
+
+// Notes are fetched (text and images) up to Concurrency at once too, and
+// written in listing order: the snapshot is the same at 1 and 6 jobs.
+func TestNotesAreFetchedJobsAtOnce(t *testing.T) {
+	var d micloudtest.Data
+	shared := micloudtest.NoteImage{FileID: "1.shared", MIME: "image/png", Data: micloudtest.Bytes("png", 1, 700)}
+	for i := range 30 {
+		img := micloudtest.NoteImage{FileID: fmt.Sprintf("1.img%02d", i), MIME: "image/jpeg", Data: micloudtest.Bytes("jpg", uint64(i), 500)}
+		n := micloudtest.Note{ID: int64(100 + i), Title: fmt.Sprintf("Note %d", i), Created: micloudtest.Base, Modified: micloudtest.Base + int64(i),
+			Content: "text ☺ " + img.FileID + "<0/></>", Images: []micloudtest.NoteImage{img}}
+		if i%10 == 0 {
+			// One file in several notes is stored once.
+			n.Content += "\n☺ " + shared.FileID + "<0/></>"
+			n.Images = append(n.Images, shared)
+		}
+		d.Notes = append(d.Notes, n)
+	}
+	d.Notes[7].Images[0].Data = nil // lost on the server: reported, not fatal
+	var first []string
+	for _, jobs := range []int{1, 6} {
+		srv := startFake(t, d, micloudtest.Options{Latency: 30 * time.Millisecond})
+		cfg := testConfig(srv)
+		cfg.Concurrency = jobs
+		e := newExporter(t, cfg)
+		dir := filepath.Join(t.TempDir(), "snap")
+		start := time.Now()
+		runExport(t, e, dir)
+		got := srv.MaxConcurrentRequests()
+		t.Logf("jobs %d: %d requests at most at once, %s; %s", jobs, got, time.Since(start).Round(time.Millisecond), srv.SortedCounts())
+		if got > jobs || (jobs > 1 && got < jobs/2) {
+			t.Errorf("jobs %d: the fake saw %d requests at once", jobs, got)
+		}
+		if r := e.LastReport(); len(r.MissingNoteFiles) != 1 {
+			t.Errorf("jobs %d: missing note files %v, want the one lost", jobs, r.MissingNoteFiles)
+		}
+		var got2 []string
+		for _, en := range entries(t, dir) {
+			got2 = append(got2, string(en.Kind)+" "+en.Path+" "+en.Key+" "+en.SHA256)
+		}
+		if first == nil {
+			first = got2
+		} else if fmt.Sprint(got2) != fmt.Sprint(first) {
+			t.Errorf("jobs %d: the manifest differs from the one-at-a-time export:\n%v\n%v", jobs, got2, first)
+		}
+	}
+}

@@ -185,8 +185,10 @@ type Server struct {
 	tokens  map[string]int // serviceToken -> requests left (-1 forever)
 	nTokens int
 	counts  map[string]int
-	// inflight and maxInflight track downloads served at once.
+	// inflight and maxInflight track downloads served at once; busy and
+	// maxBusy every request, its latency included.
 	inflight, maxInflight int
+	busy, maxBusy         int
 	log                   []Request
 }
 
@@ -283,6 +285,14 @@ func (s *Server) MaxConcurrentDownloads() int {
 	return s.maxInflight
 }
 
+// MaxConcurrentRequests is the most requests in flight at once, on all
+// three hosts, from the moment each arrived (its latency included).
+func (s *Server) MaxConcurrentRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBusy
+}
+
 // Requests is the total number of requests received, failed ones included.
 func (s *Server) Requests() int { return s.Count("total") }
 
@@ -362,7 +372,14 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			s.counts["reset"]++
 		}
 		latency := s.opt.Latency
+		s.busy++
+		s.maxBusy = max(s.maxBusy, s.busy)
 		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.busy--
+			s.mu.Unlock()
+		}()
 		if latency > 0 {
 			select {
 			case <-time.After(latency):
