@@ -53,3 +53,32 @@ func BenchmarkExportGalleryJobs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkExportNotesJobs exports 100 notes with one 2 KiB image each
+// (two requests a note: the text, the image) from the fake at 50 ms a
+// request, without pacing, at 1, 4 and 8 fetches at once.
+func BenchmarkExportNotesJobs(b *testing.B) {
+	var d micloudtest.Data
+	for i := range 100 {
+		img := micloudtest.NoteImage{FileID: fmt.Sprintf("1.img%03d", i), MIME: "image/jpeg", Data: micloudtest.Bytes("jpg", uint64(i), 2<<10)}
+		d.Notes = append(d.Notes, micloudtest.Note{ID: int64(100 + i), Title: fmt.Sprintf("Note %d", i), Created: micloudtest.Base, Modified: micloudtest.Base + int64(i),
+			Content: "text ☺ " + img.FileID + "<0/></>", Images: []micloudtest.NoteImage{img}})
+	}
+	for _, jobs := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("jobs=%d", jobs), func(b *testing.B) {
+			srv := micloudtest.New(d, micloudtest.Options{Latency: 50 * time.Millisecond})
+			defer srv.Close()
+			for b.Loop() {
+				cfg := testConfig(srv)
+				cfg.PageSize = 200
+				cfg.Concurrency = jobs
+				e, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runExport(b, e, filepath.Join(b.TempDir(), "snap"))
+			}
+			b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/op")
+		})
+	}
+}
