@@ -46,6 +46,11 @@ type Params struct {
 	StateDir  string
 	ConfigDir string
 	Log       *slog.Logger
+	// Concurrency is how many files a networked source downloads at once
+	// (--jobs); 0 leaves the exporter's default. An exporter may cap it
+	// at what its service tolerates, and one that reads local files may
+	// ignore it.
+	Concurrency int
 }
 
 // Factory builds an exporter from its parameters.

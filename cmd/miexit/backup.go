@@ -103,7 +103,7 @@ no systemd user session or with --cron. --uninstall-timer removes it.`,
 	f.StringVar(&to, "to", "", "the folder that holds the dated backups, as dir:PATH")
 	f.IntVar(&keep, "keep", 7, "complete backups to keep, the new one included (0 keeps all)")
 	f.StringVar(&password, "password", "", "password of an encrypted MIUI backup")
-	f.IntVarP(&jobs, "jobs", "j", 4, "files copied at once")
+	f.IntVarP(&jobs, "jobs", "j", 4, "files copied at once (downloads from Mi Cloud: at most 8)")
 	f.StringVar(&every, "install-timer", "", "run this backup on a schedule: hourly, daily or weekly")
 	f.BoolVar(&uninstall, "uninstall-timer", false, "remove the scheduled backup")
 	f.BoolVar(&cron, "cron", false, "with --install-timer: use a crontab line even where systemd user timers work")

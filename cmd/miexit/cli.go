@@ -262,6 +262,7 @@ func printCounts(w io.Writer, title string, c mapping.Counts) {
 func exportCmd(g *globals) *cobra.Command {
 	var from, to, password string
 	var dry bool
+	var jobs int
 	c := &cobra.Command{
 		Use:     "export --from SRC --to DIR",
 		Short:   "Write a source into a snapshot folder (the local backup every import reads)",
@@ -273,6 +274,7 @@ func exportCmd(g *globals) *cobra.Command {
 			}
 			o := g.options(dry)
 			o.Password = password
+			o.Concurrency = jobs
 			res, err := pipeline.Export(cmd.Context(), from, to, o)
 			g.finish()
 			if err != nil {
@@ -294,6 +296,7 @@ func exportCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&to, "to", "", "snapshot folder to write")
 	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
 	c.Flags().BoolVar(&dry, "dry-run", false, "say what would be written, write nothing")
+	c.Flags().IntVarP(&jobs, "jobs", "j", 4, "downloads at once from Mi Cloud (at most 8)")
 	return c
 }
 
@@ -528,7 +531,7 @@ func migrateCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&snap, "snapshot", "", "snapshot folder (default: one per source in the state dir)")
 	c.Flags().StringVar(&password, "password", "", "password of an encrypted MIUI backup")
 	c.Flags().BoolVar(&dry, "dry-run", false, "say what would happen, change nothing")
-	c.Flags().IntVarP(&jobs, "jobs", "j", 4, "uploads at once")
+	c.Flags().IntVarP(&jobs, "jobs", "j", 4, "uploads at once, and downloads from Mi Cloud (at most 8 there)")
 	return c
 }
 

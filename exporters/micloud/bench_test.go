@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/miexit/miexit/internal/micloudtest"
 )
@@ -11,12 +12,7 @@ import (
 // BenchmarkExportGallery exports 200 photos of 256 KiB from the fake, with
 // 4 downloads at once and no pacing: the cost of miexit's own side.
 func BenchmarkExportGallery(b *testing.B) {
-	d := micloudtest.Data{Albums: []micloudtest.Album{{ID: 1}}}
-	for i := range 200 {
-		d.Photos = append(d.Photos, micloudtest.Photo{ID: int64(i + 1), AlbumID: 1, FileName: fmt.Sprintf("IMG_%04d.jpg", i),
-			Type: "image", MIME: "image/jpeg", Data: micloudtest.Bytes("jpg", uint64(i), 256<<10), DateTaken: micloudtest.Base + int64(i)*1000})
-	}
-	srv := micloudtest.New(d, micloudtest.Options{})
+	srv := micloudtest.New(photos(200, 256<<10), micloudtest.Options{})
 	defer srv.Close()
 	b.SetBytes(200 * 256 << 10)
 	for b.Loop() {
@@ -29,4 +25,60 @@ func BenchmarkExportGallery(b *testing.B) {
 		runExport(b, e, filepath.Join(b.TempDir(), "snap"))
 	}
 	b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/op")
+}
+
+// BenchmarkExportGalleryJobs exports 200 photos of 64 KiB from a fake that
+// takes 50 ms to answer each request (a round trip to a far data centre;
+// three requests per photo), without the exporter's pacing, at 1, 4 and 8
+// downloads at once (--jobs). Run it with -benchtime 1x: one op at 1 job
+// takes about 30 s.
+func BenchmarkExportGalleryJobs(b *testing.B) {
+	d := photos(200, 64<<10)
+	for _, jobs := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("jobs=%d", jobs), func(b *testing.B) {
+			srv := micloudtest.New(d, micloudtest.Options{Latency: 50 * time.Millisecond})
+			defer srv.Close()
+			for b.Loop() {
+				cfg := testConfig(srv)
+				cfg.PageSize = 100
+				cfg.Concurrency = jobs
+				e, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runExport(b, e, filepath.Join(b.TempDir(), "snap"))
+			}
+			b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/op")
+			b.ReportMetric(float64(srv.Count("download"))/float64(b.N), "downloads/op")
+		})
+	}
+}
+
+// BenchmarkExportNotesJobs exports 100 notes with one 2 KiB image each
+// (two requests a note: the text, the image) from the fake at 50 ms a
+// request, without pacing, at 1, 4 and 8 fetches at once.
+func BenchmarkExportNotesJobs(b *testing.B) {
+	var d micloudtest.Data
+	for i := range 100 {
+		img := micloudtest.NoteImage{FileID: fmt.Sprintf("1.img%03d", i), MIME: "image/jpeg", Data: micloudtest.Bytes("jpg", uint64(i), 2<<10)}
+		d.Notes = append(d.Notes, micloudtest.Note{ID: int64(100 + i), Title: fmt.Sprintf("Note %d", i), Created: micloudtest.Base, Modified: micloudtest.Base + int64(i),
+			Content: "text ☺ " + img.FileID + "<0/></>", Images: []micloudtest.NoteImage{img}})
+	}
+	for _, jobs := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("jobs=%d", jobs), func(b *testing.B) {
+			srv := micloudtest.New(d, micloudtest.Options{Latency: 50 * time.Millisecond})
+			defer srv.Close()
+			for b.Loop() {
+				cfg := testConfig(srv)
+				cfg.PageSize = 200
+				cfg.Concurrency = jobs
+				e, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runExport(b, e, filepath.Join(b.TempDir(), "snap"))
+			}
+			b.ReportMetric(float64(srv.Requests())/float64(b.N), "requests/op")
+		})
+	}
 }

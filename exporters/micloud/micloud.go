@@ -42,6 +42,7 @@ import (
 
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/internal/ordered"
 	"github.com/miexit/miexit/internal/retry"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
@@ -65,13 +66,20 @@ func init() {
 			}
 			cred.Region = r
 		}
-		cfg := Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != ""}
+		cfg := Config{Credentials: cred, Log: p.Log, DebugHTTP: os.Getenv(EnvDebugHTTP) != "", Concurrency: p.Concurrency}
 		if p.StateDir != "" {
 			cfg.CacheDir = filepath.Join(p.StateDir, "micloud", SafeUserDir(cred.UserID))
 		}
 		return New(cfg)
 	})
 }
+
+// Downloads at once: the default, and the most the tools that know the
+// service risk (REFERENCE.md: about 10 requests/s, 8 downloads at once).
+const (
+	DefaultConcurrency = 4
+	MaxConcurrency     = 8
+)
 
 // Config builds an Exporter.
 type Config struct {
@@ -86,7 +94,8 @@ type Config struct {
 	// MinInterval spaces request starts (default 100 ms: about 10/s);
 	// negative means no pacing.
 	MinInterval time.Duration
-	// Concurrency is the number of downloads at once (default 4, at most 8).
+	// Concurrency is the number of downloads at once (default 4, at most
+	// MaxConcurrency).
 	Concurrency int
 	// PageSize is the page size asked of list calls (default 100; notes
 	// 200, contacts 400 when unset).
@@ -150,9 +159,12 @@ func New(cfg Config) (*Exporter, error) {
 		cfg.MinInterval = 100 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = DefaultConcurrency
 	}
-	cfg.Concurrency = min(cfg.Concurrency, 8)
+	if cfg.Concurrency > MaxConcurrency {
+		cfg.Log.Info("Mi Cloud takes at most 8 downloads at once; using 8", "jobs", cfg.Concurrency)
+		cfg.Concurrency = MaxConcurrency
+	}
 	if cfg.Credentials.UserID == "" || cfg.Credentials.PassToken == "" {
 		return nil, ErrNoCredentials
 	}
@@ -360,25 +372,103 @@ func (x *export) notes(ctx context.Context) error {
 		}
 		all = append(all, p.Entries...)
 	}
-	for _, en := range all {
-		if err := x.note(ctx, en, folders, done); err != nil {
+	// Each note's text and attachments are fetched up to Concurrency at
+	// once, ahead of the writer, which adds the notes in listing order as
+	// a one-at-a-time run would.
+	n := x.e.cfg.Concurrency
+	q := ordered.New[*fetchedNote](ctx, ordered.Options{Workers: n, Ahead: 2 * n})
+	defer q.Stop()
+	go func() {
+		defer q.Close()
+		for _, en := range all {
+			if q.Go(func(ctx context.Context) (*fetchedNote, error) { return x.fetchNote(ctx, en) }) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		fn, ok, err := q.Next()
+		if !ok {
+			return ctx.Err()
+		}
+		if err == nil {
+			err = x.note(ctx, fn, folders, done)
+		}
+		fn.release()
+		if err != nil {
+			q.Drain((*fetchedNote).release)
 			return err
 		}
 	}
-	return nil
 }
 
-func (x *export) note(ctx context.Context, en noteEntry, folders map[string]string, done map[string]string) error {
+// fetchedNote is a note with its text and attachments downloaded.
+type fetchedNote struct {
+	en      noteEntry
+	content string
+	files   map[string]fetchedFile // by file id
+}
+
+type fetchedFile struct {
+	rel string
+	rc  io.ReadCloser
+	err error
+}
+
+// release closes (and so removes) the downloads the writer did not take.
+func (fn *fetchedNote) release() {
+	if fn == nil {
+		return
+	}
+	for id, f := range fn.files {
+		if f.rc != nil {
+			f.rc.Close()
+		}
+		delete(fn.files, id)
+	}
+}
+
+func noteFileRel(fileID, mime string) string {
+	return snapshot.NoteFilesDir + "/" + snapshot.SafeName(fileID, "file") + imageExt[strings.ToLower(mime)]
+}
+
+// fetchNote reads a note's text (from the cache when unchanged) and
+// downloads its attachments. A file shared with a note fetched at the same
+// time may be downloaded twice; the writer keeps one.
+func (x *export) fetchNote(ctx context.Context, en noteEntry) (*fetchedNote, error) {
 	id := string(en.ID)
+	fn := &fetchedNote{en: en, files: map[string]fetchedFile{}}
 	content, ok := x.e.cachedNote(id, int64(en.ModifyDate))
 	if !ok {
 		var err error
 		content, err = x.e.c.noteContent(ctx, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		x.e.cacheNote(id, int64(en.ModifyDate), content)
 	}
+	fn.content = content
+	for _, f := range en.Setting.Data {
+		if f.FileID == "" {
+			continue
+		}
+		if _, dup := fn.files[f.FileID]; dup {
+			continue
+		}
+		rel := noteFileRel(f.FileID, f.MimeType)
+		rc, err := x.openNoteFile(ctx, rel, f.FileID, f.Digest)
+		if err != nil && !errors.Is(err, errMissingFile) {
+			fn.release()
+			return nil, fmt.Errorf("note %s: %w", id, err)
+		}
+		fn.files[f.FileID] = fetchedFile{rel: rel, rc: rc, err: err}
+	}
+	return fn, nil
+}
+
+func (x *export) note(ctx context.Context, fn *fetchedNote, folders map[string]string, done map[string]string) error {
+	en, content := fn.en, fn.content
+	id := string(en.ID)
 	var extra struct {
 		Title string `json:"title"`
 	}
@@ -401,14 +491,21 @@ func (x *export) note(ctx context.Context, en noteEntry, folders map[string]stri
 		}
 		rel, ok := done[f.FileID]
 		if !ok {
-			rel = snapshot.NoteFilesDir + "/" + snapshot.SafeName(f.FileID, "file") + imageExt[strings.ToLower(f.MimeType)]
-			err := x.noteFile(ctx, rel, f.FileID, f.Digest, time.UnixMilli(int64(en.ModifyDate)))
-			if errors.Is(err, errMissingFile) {
+			ff, fetched := fn.files[f.FileID]
+			if !fetched {
+				// A second mention in this note of a file that was lost.
+				continue
+			}
+			delete(fn.files, f.FileID)
+			rel = ff.rel
+			if errors.Is(ff.err, errMissingFile) {
 				// The note keeps a visible mark where the image was.
 				x.w.Skip(mapping.KindFile, rel, fmt.Sprintf("note %q: Mi Cloud no longer has this attachment", title))
 				x.rep.MissingNoteFiles = append(x.rep.MissingNoteFiles, rel)
 				continue
 			}
+			_, err := x.w.AddFile(ctx, rel, ff.rc, time.UnixMilli(int64(en.ModifyDate)))
+			ff.rc.Close()
 			if err != nil {
 				return fmt.Errorf("note %s (%q): %w", id, title, err)
 			}
@@ -488,32 +585,22 @@ func (e *Exporter) cacheNote(id string, modified int64, content string) {
 	}
 }
 
-// noteFile stores one note attachment, reusing the snapshot's copy when it
-// already holds these bytes (digest is their sha1), so a re-run downloads
-// nothing.
-func (x *export) noteFile(ctx context.Context, rel, fileID, digest string, mod time.Time) error {
+// openNoteFile opens one note attachment, reusing the snapshot's copy when
+// it already holds these bytes (digest is their sha1), so a re-run
+// downloads nothing.
+func (x *export) openNoteFile(ctx context.Context, rel, fileID, digest string) (io.ReadCloser, error) {
 	dst := filepath.Join(x.w.Dir(), filepath.FromSlash(rel))
-	var r io.ReadCloser
 	if digest != "" {
 		if f, err := os.Open(dst); err == nil {
 			if sum, err := sha1File(f); err == nil && strings.EqualFold(sum, digest) {
-				f.Seek(0, io.SeekStart)
-				r = f
-			} else {
-				f.Close()
+				if _, err := f.Seek(0, io.SeekStart); err == nil {
+					return f, nil
+				}
 			}
+			f.Close()
 		}
 	}
-	if r == nil {
-		var err error
-		r, err = x.e.c.noteFile(ctx, fileID, dst, digest)
-		if err != nil {
-			return err
-		}
-	}
-	defer r.Close()
-	_, err := x.w.AddFile(ctx, rel, r, mod)
-	return err
+	return x.e.c.noteFile(ctx, fileID, dst, digest)
 }
 
 // mediaPath makes a unique, safe snapshot path for a server-given folder

@@ -153,6 +153,9 @@ type Options struct {
 	// Latency delays every answer by this long before the handler runs:
 	// the round trip to a real data centre, so downloads at once show.
 	Latency time.Duration
+	// DownloadTime is how long each file POST takes to serve its bytes
+	// (a large file's transfer), counted as a download in flight.
+	DownloadTime time.Duration
 }
 
 // Request is one request as the fake received it: the host it was
@@ -182,8 +185,10 @@ type Server struct {
 	tokens  map[string]int // serviceToken -> requests left (-1 forever)
 	nTokens int
 	counts  map[string]int
-	// inflight and maxInflight track downloads served at once.
+	// inflight and maxInflight track downloads served at once; busy and
+	// maxBusy every request, its latency included.
 	inflight, maxInflight int
+	busy, maxBusy         int
 	log                   []Request
 }
 
@@ -280,6 +285,14 @@ func (s *Server) MaxConcurrentDownloads() int {
 	return s.maxInflight
 }
 
+// MaxConcurrentRequests is the most requests in flight at once, on all
+// three hosts, from the moment each arrived (its latency included).
+func (s *Server) MaxConcurrentRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxBusy
+}
+
 // Requests is the total number of requests received, failed ones included.
 func (s *Server) Requests() int { return s.Count("total") }
 
@@ -359,7 +372,14 @@ func (s *Server) wrap(h http.Handler) http.Handler {
 			s.counts["reset"]++
 		}
 		latency := s.opt.Latency
+		s.busy++
+		s.maxBusy = max(s.maxBusy, s.busy)
 		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.busy--
+			s.mu.Unlock()
+		}()
 		if latency > 0 {
 			select {
 			case <-time.After(latency):
@@ -805,6 +825,13 @@ func (s *Server) storage(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("meta") != "meta-"+kind+"-"+id {
 			http.Error(w, "bad meta", http.StatusForbidden)
 			return
+		}
+		if d := s.opt.DownloadTime; d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
 		}
 		n, _ := strconv.ParseInt(id, 10, 64)
 		var data []byte

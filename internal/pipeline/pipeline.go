@@ -60,7 +60,8 @@ func (o *Options) Fill() {
 }
 
 func (o Options) exporter(ctx context.Context, src string) (exporters.Exporter, error) {
-	return exporters.Open(ctx, src, exporters.Params{Password: o.Password, StateDir: o.StateDir, ConfigDir: o.ConfigDir, Log: o.Log})
+	return exporters.Open(ctx, src, exporters.Params{Password: o.Password, StateDir: o.StateDir, ConfigDir: o.ConfigDir, Log: o.Log,
+		Concurrency: o.Concurrency})
 }
 
 func (o Options) importer(ctx context.Context, dst, sourceName string) (importers.Importer, error) {
