@@ -53,5 +53,7 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		Empty: func(t *testing.T) { srv.Empty() },
 	})
+	t.Logf("conformance requests: %v (writes %d)", srv.Counts(), srv.Writes())
 }

@@ -60,6 +60,7 @@ func TestConformance(t *testing.T) {
 				srv.SetContent(f.ID, append(b, 'x'))
 			}
 		},
+		Empty: func(t *testing.T) { srv.Empty() },
 	})
 	t.Logf("calls: %v", srv.Counts())
 }

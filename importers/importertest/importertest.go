@@ -37,6 +37,10 @@ type Harness struct {
 	// place, keeping its name.
 	Delete  func(t *testing.T, r mapping.Remote)
 	Corrupt func(t *testing.T, r mapping.Remote)
+	// Empty removes everything the destination holds, in the destination
+	// itself (as a person would in the service's web UI, or with rm -r),
+	// leaving miexit's ledger claiming it all.
+	Empty func(t *testing.T)
 }
 
 // Run runs the suite. Its steps share one destination and run in order.
@@ -139,6 +143,61 @@ func Run(t *testing.T, h Harness) {
 		}
 		noDuplicates(t, h)
 	})
+
+	t.Run("destination emptied behind miexit's back: one migrate restores it exactly", func(t *testing.T) {
+		if h.Empty == nil {
+			t.Fatal("the harness has no Empty: every importer must show it survives an emptied destination")
+		}
+		h.Empty(t)
+		for _, k := range mapping.Kinds {
+			for r, err := range h.New(t).List(ctx, k) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Fatalf("after Empty the destination still holds %s %s%s", k, r.Path, r.Key)
+			}
+		}
+		res := Migrate(t, ctx, h, state, snapB)
+		t.Logf("migrate's final check repaired %d items", res.Repaired)
+		if !res.OK {
+			t.Fatalf("migrate's final check after emptying the destination (repaired %d): %s", res.Repaired, describe(res))
+		}
+		full := check(t, h, state, snapB)
+		if !full.OK {
+			t.Fatalf("verify after the migrate: %s", describe(full))
+		}
+		for _, r := range full.Rows {
+			if r.Extra != 0 || r.Destination != r.Source {
+				t.Errorf("%s: the destination holds %d (%d extra), the snapshot %d; want exactly the snapshot", r.Kind, r.Destination, r.Extra, r.Source)
+			}
+		}
+		noDuplicates(t, h)
+		// The repaired ledger is trusted again: nothing more to write.
+		before := h.Writes()
+		if res := Migrate(t, ctx, h, state, snapB); !res.OK || res.Repaired != 0 {
+			t.Errorf("a migrate after the repair: ok %v, repaired %d; want ok, 0", res.OK, res.Repaired)
+		}
+		if got := h.Writes() - before; got != 0 {
+			t.Errorf("a migrate after the repair made %d writes; want 0", got)
+		}
+	})
+}
+
+// Migrate does what pipeline.Migrate does once the snapshot exists: an
+// import by one importer ("a process"), then the final check, with its one
+// re-import of what it finds missing or different, by another.
+func Migrate(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader) verify.Result {
+	t.Helper()
+	runImport(t, ctx, h, state, snap, nil)
+	imp := h.New(t)
+	defer closeImp(imp)
+	led := openLedger(t, state)
+	defer led.Close()
+	res, err := verify.Settle(ctx, snap, imp, led, progress.Discard)
+	if err != nil {
+		t.Fatalf("migrate's final check: %v", err)
+	}
+	return res
 }
 
 func runImport(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader, rep progress.Reporter) {

@@ -40,6 +40,7 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("corrupt %s: not in the fake", r.Path)
 			}
 		},
+		Empty: func(t *testing.T) { e.fake.Empty() },
 	})
 	t.Logf("conformance requests: %v (total %d, writes %d)", e.fake.Counts(), e.fake.Count(""), e.fake.Writes())
 }
