@@ -41,6 +41,12 @@ type Harness struct {
 	// itself (as a person would in the service's web UI, or with rm -r),
 	// leaving miexit's ledger claiming it all.
 	Empty func(t *testing.T)
+	// SwitchAccount, for an importers.Accounter, makes the credentials
+	// the next importers use belong to another account of the service,
+	// with another identity and nothing in it (as after `miexit auth`
+	// with another account). Nil for a destination without accounts; the
+	// suite then checks the importer is no Accounter.
+	SwitchAccount func(t *testing.T)
 }
 
 // Run runs the suite. Its steps share one destination and run in order.
@@ -181,6 +187,64 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("a migrate after the repair made %d writes; want 0", got)
 		}
 	})
+
+	t.Run("another account: its own ledger, one import fills it", func(t *testing.T) {
+		accountStep(t, ctx, h, state, snapB)
+	})
+}
+
+// accountStep checks that the ledger is kept per account: after signing
+// in to another account, a plain import (no final check to repair what
+// it skipped) fills the new account, and the old account's records stay.
+func accountStep(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader) {
+	if h.SwitchAccount == nil {
+		if _, ok := h.New(t).(importers.Accounter); ok {
+			t.Fatal("the importer is an Accounter but the harness cannot switch its account")
+		}
+		t.Log("no account: the ledger is keyed by the destination's Name")
+		return
+	}
+	key := func() string {
+		t.Helper()
+		imp := h.New(t)
+		defer closeImp(imp)
+		k, err := importers.LedgerKey(ctx, imp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	records := func(k string) int {
+		t.Helper()
+		led := openLedger(t, state)
+		defer led.Close()
+		n, err := led.Len(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	oldKey := key()
+	had := records(oldKey)
+	if had == 0 {
+		t.Fatalf("no ledger records under %q after the imports: the importer keys them otherwise", oldKey)
+	}
+	h.SwitchAccount(t)
+	newKey := key()
+	if newKey == oldKey {
+		t.Fatalf("another account gives the same ledger key %q", newKey)
+	}
+	runImport(t, ctx, h, state, snap, nil)
+	if res := check(t, h, state, snap); !res.OK {
+		t.Fatalf("verify of the new account after one import: %s", describe(res))
+	}
+	noDuplicates(t, h)
+	if n := records(oldKey); n != had {
+		t.Errorf("the old account's records went from %d to %d", had, n)
+	}
+	if records(newKey) == 0 {
+		t.Errorf("no records under the new account's key %q", newKey)
+	}
 }
 
 // Migrate does what pipeline.Migrate does once the snapshot exists: an
