@@ -106,11 +106,12 @@ func TestSwitchingTheOneDriveAccountUploadsIntoTheNewOne(t *testing.T) {
 	}
 
 	// A re-run in the new account writes nothing.
-	w := fake.Writes()
+	w, before := fake.Writes(), fake.Counts()
 	migrateOK(t, "archive:"+src, "onedrive:/Backup")
 	if d := fake.Writes() - w; d != 0 {
 		t.Errorf("a second migrate into the new account made %d writes", d)
 	}
+	t.Logf("an unchanged migrate: %s", countsSince(before, fake.Counts()))
 }
 
 func countsSince(before, after map[string]int) string {
