@@ -83,7 +83,7 @@ func (w *gapWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var ev struct{ Phase, Action, Item string }
-	if json.Unmarshal(p, &ev) == nil && ev.Phase == "import" && ev.Action == "copied" && ev.Item == w.item {
+	if json.Unmarshal(p, &ev) == nil && (ev.Phase == "import" || ev.Phase == "repair") && ev.Action == "copied" && ev.Item == w.item {
 		if dirs, _ := filepath.Glob(filepath.Join(w.dest, "20*")); len(dirs) > 0 {
 			os.Remove(filepath.Join(dirs[len(dirs)-1], filepath.FromSlash(w.item)))
 			w.done = true

@@ -14,6 +14,13 @@ import (
 // destination, and returns its verify summary.
 func migrateOK(t *testing.T, from, to string) map[string]any {
 	t.Helper()
+	v, _ := migrateStats(t, from, to)
+	return v
+}
+
+// migrateStats is migrateOK that also returns the import's stats.
+func migrateStats(t *testing.T, from, to string) (check, stats map[string]any) {
+	t.Helper()
 	r := miexit(t, "migrate", "--from", from, "--to", to, "--json")
 	if r.code != 0 {
 		t.Fatalf("migrate to %s: exit %d\n%s%s", to, r.code, r.stdout, r.stderr)
@@ -21,11 +28,12 @@ func migrateOK(t *testing.T, from, to string) map[string]any {
 	if strings.Contains(strings.ToLower(r.stdout+r.stderr), "import again") {
 		t.Errorf("migrate to %s asks to run the import again:\n%s%s", to, r.stdout, r.stderr)
 	}
-	v := lastJSON(t, r.stdout)["verify"].(map[string]any)
+	sum := lastJSON(t, r.stdout)
+	v := sum["verify"].(map[string]any)
 	if v["ok"] != true {
 		t.Fatalf("migrate to %s: verify %v", to, v)
 	}
-	return v
+	return v, sum["import_stats"].(map[string]any)
 }
 
 func repaired(v map[string]any) float64 {
@@ -59,13 +67,17 @@ func TestMigrateAfterTheOneDriveWasEmptiedRestoresIt(t *testing.T) {
 	defer fake.Close()
 	t.Setenv("MIEXIT_ONEDRIVE_ENDPOINT", fake.Endpoint())
 	t.Setenv("MIEXIT_ONEDRIVE_TOKEN", fake.Token())
-	migrateOK(t, "archive:"+src, "onedrive:/Backup")
+	_, first := migrateStats(t, "archive:"+src, "onedrive:/Backup")
 	files := len(fake.Files())
 	fake.Empty()
 	before := fake.Counts()
-	v := migrateOK(t, "archive:"+src, "onedrive:/Backup")
+	v, stats := migrateStats(t, "archive:"+src, "onedrive:/Backup")
 	if repaired(v) == 0 {
 		t.Errorf("the final check repaired nothing after the drive was emptied: %v", v)
+	}
+	// The repair's events are its own phase: each item counts once.
+	if n, want := stats["copied"].(float64)+stats["unchanged"].(float64), first["copied"].(float64); n != want {
+		t.Errorf("the import counted %v items (%v); the snapshot has %v", n, stats, want)
 	}
 	if got := len(fake.Files()); got != files {
 		t.Errorf("the drive holds %d files after the repair, %d before it was emptied", got, files)

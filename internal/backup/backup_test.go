@@ -20,6 +20,7 @@ import (
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/sample"
 	"github.com/miexit/miexit/internal/statedir"
+	"github.com/miexit/miexit/internal/verify"
 )
 
 const photo = "media/DCIM/Camera/IMG_20240501_101500.jpg"
@@ -301,7 +302,7 @@ func TestVerifyGapKeepsBackupPartialAndRemovesNothing(t *testing.T) {
 	var mu sync.Mutex
 	victim := ""
 	rep := progress.Func(func(ev progress.Event) {
-		if ev.Phase != "import" || ev.Action != progress.Copied {
+		if ev.Phase != "import" && ev.Phase != verify.PhaseRepair || ev.Action != progress.Copied {
 			return
 		}
 		mu.Lock()

@@ -337,6 +337,9 @@ func (h held) remote(k mapping.Kind) mapping.Remote {
 	return r
 }
 
+// PhaseRepair is the progress phase of Settle's re-import.
+const PhaseRepair = "repair"
+
 // Settle is the final check of a migrate (and so of a backup): RunWritten,
 // and when that finds items missing or different, one more imp.Import of
 // snap and a second RunWritten. The first check forgot the ledger records
@@ -346,12 +349,28 @@ func (h held) remote(k mapping.Kind) mapping.Remote {
 // Only what the second check still finds is reported as a problem;
 // Result.Repaired counts what the first one found. A failed re-import is
 // returned with the first check's result.
+//
+// The re-import's events reach rep under PhaseRepair, and only for what it
+// did (copies and failures): the first import already reported every item,
+// and counting the rest again as "unchanged" would double them.
 func Settle(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, rep progress.Reporter) (Result, error) {
 	res, err := RunWritten(ctx, snap, imp, led)
 	if err != nil || res.OK {
 		return res, err
 	}
-	if err := imp.Import(ctx, snap, led, rep); err != nil {
+	if rep == nil {
+		rep = progress.Discard
+	}
+	repair := progress.Func(func(e progress.Event) {
+		if e.Phase == "import" {
+			if e.Action == progress.Unchanged {
+				return
+			}
+			e.Phase = PhaseRepair
+		}
+		rep.Report(e)
+	})
+	if err := imp.Import(ctx, snap, led, repair); err != nil {
 		return res, fmt.Errorf("import again what the final check found missing or different at %s: %w", imp.Name(), err)
 	}
 	again, err := RunWritten(ctx, snap, imp, led)
