@@ -38,10 +38,12 @@ import (
 //     verify. It yields Remote.Path for whole-file kinds (media, notes,
 //     files) and Remote.Key for record kinds (contacts, messages, calls).
 //   - Ledger records are keyed by Entry.Path for whole files and Entry.Key
-//     for records, so verify can forget what it found missing.
+//     for records, so verify can forget what it found missing, in the
+//     bucket LedgerKey names.
 type Importer interface {
-	// Name identifies the destination in the ledger and in reports
-	// ("dir:/home/me/backup", "dropbox:/miexit/sample").
+	// Name identifies the destination in reports and, with the account
+	// for an Accounter, in the ledger (see LedgerKey):
+	// "dir:/home/me/backup", "dropbox:/miexit/sample".
 	Name() string
 	Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error
 	List(ctx context.Context, kind mapping.Kind) iter.Seq2[mapping.Remote, error]
@@ -69,6 +71,43 @@ type HashEncoder interface {
 // `miexit verify` always reads and hashes everything.
 type WrittenLister interface {
 	ListWritten(ctx context.Context, kind mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error]
+}
+
+// An Accounter is an Importer that writes into one account of a service
+// and can name it. Account returns the account's stable identity as the
+// service gives it (a Drive user's permissionId, a Dropbox account_id, a
+// OneDrive drive id): the same for the account whatever its files, another
+// for another account. An importer looks it up at most once per run.
+//
+// The ledger is kept per account (LedgerKey): after signing in to another
+// account with the same destination string, the old account's records do
+// not claim files the new one has never held, and they are still there if
+// the person switches back.
+type Accounter interface {
+	Account(ctx context.Context) (string, error)
+}
+
+// LedgerKey names imp's records in the ledger: Name(), and for an
+// Accounter, the account too. Importers, verify and anything else reading
+// or forgetting imp's records use it, never Name() alone.
+//
+// A destination that is not an Accounter (a local folder) is keyed by its
+// Name, which names the place itself: there is no account, and an importer
+// of that kind must check the place before trusting a record (dir does, by
+// size and mtime).
+func LedgerKey(ctx context.Context, imp Importer) (string, error) {
+	a, ok := imp.(Accounter)
+	if !ok {
+		return imp.Name(), nil
+	}
+	id, err := a.Account(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%s: which account: %w", imp.Name(), err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("%s: the service named no account", imp.Name())
+	}
+	return imp.Name() + " account=" + id, nil
 }
 
 // A Closer is an Importer holding resources to release after a run.

@@ -415,6 +415,9 @@ func printVerify(w io.Writer, res verify.Result) {
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Source, r.Destination, r.Missing, r.Different, r.Extra)
 	}
 	tw.Flush()
+	if res.Repaired > 0 {
+		fmt.Fprintf(w, "  the first check found %d item(s) missing or different (changed at the destination behind miexit's back); they were imported again\n", res.Repaired)
+	}
 	const show = 50
 	for i, p := range res.Problems {
 		if i == show {

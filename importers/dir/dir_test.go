@@ -49,6 +49,17 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		Empty: func(t *testing.T) {
+			des, err := os.ReadDir(root)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			for _, de := range des {
+				if err := os.RemoveAll(filepath.Join(root, de.Name())); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
 	})
 }
 

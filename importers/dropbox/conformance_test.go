@@ -53,5 +53,8 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		Empty:         func(t *testing.T) { srv.Empty() },
+		SwitchAccount: func(t *testing.T) { srv.SwitchAccount("another-account-0002") },
 	})
+	t.Logf("conformance requests: %v (writes %d)", srv.Counts(), srv.Writes())
 }

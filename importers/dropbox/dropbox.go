@@ -39,6 +39,7 @@ import (
 
 	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox"
 	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/files"
+	"github.com/dropbox/dropbox-sdk-go-unofficial/v6/dropbox/users"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/errgroup"
 
@@ -153,10 +154,17 @@ type Config struct {
 type Importer struct {
 	cfg    Config
 	client files.ContextClient
+	users  users.ContextClient
 	log    *slog.Logger
+
+	acctMu sync.Mutex
+	acct   string // the account_id, once looked up
 }
 
-var _ importers.Hasher = (*Importer)(nil)
+var (
+	_ importers.Hasher    = (*Importer)(nil)
+	_ importers.Accounter = (*Importer)(nil)
+)
 
 // New builds an Importer.
 func New(cfg Config) (*Importer, error) {
@@ -205,10 +213,35 @@ func New(cfg Config) (*Importer, error) {
 			return ep + "/2/" + namespace + "/" + route
 		}
 	}
-	return &Importer{cfg: cfg, client: files.NewContext(dc), log: cfg.Log}, nil
+	return &Importer{cfg: cfg, client: files.NewContext(dc), users: users.NewContext(dc), log: cfg.Log}, nil
 }
 
-// Name identifies the destination in the ledger and in reports.
+// Account implements importers.Accounter: the signed-in account's
+// account_id (users/get_current_account), looked up once.
+func (im *Importer) Account(ctx context.Context) (string, error) {
+	im.acctMu.Lock()
+	defer im.acctMu.Unlock()
+	if im.acct != "" {
+		return im.acct, nil
+	}
+	var a *users.FullAccount
+	err := im.call(ctx, "get current account", func(ctx context.Context) error {
+		var err error
+		a, err = im.users.GetCurrentAccountContext(ctx)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("dropbox: get current account: %w", err)
+	}
+	if a.AccountId == "" {
+		return "", errors.New("dropbox: users/get_current_account gave no account_id")
+	}
+	im.acct = a.AccountId
+	return im.acct, nil
+}
+
+// Name identifies the destination in reports, and with the account in the
+// ledger (importers.LedgerKey).
 func (im *Importer) Name() string { return "dropbox:" + im.cfg.Folder }
 
 // NewHash returns Dropbox's content_hash, which List puts in Remote.Hash.
@@ -356,6 +389,10 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	// The destination, not the ledger, decides what is there: a ledger
 	// that lost its last writes must not cause conflicted copies, and one
 	// that outlived a remote deletion must not hide it.
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		return err
+	}
 	have := map[string]remoteFile{}
 	for f, err := range im.walk(ctx) {
 		if err != nil {
@@ -363,11 +400,11 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		}
 		have[strings.ToLower(f.path)] = f
 	}
-	names, err := im.plan(snap, led)
+	names, err := im.plan(snap, led, dest)
 	if err != nil {
 		return fmt.Errorf("import to %s: %w", im.Name(), err)
 	}
-	run := &runState{im: im, led: led, rep: rep, have: have}
+	run := &runState{im: im, led: led, dest: dest, rep: rep, have: have}
 
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan job)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/dropboxhash"
 	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/progress"
@@ -366,8 +367,12 @@ func TestInvalidTokenFailsAtOnce(t *testing.T) {
 	if !errors.Is(err, ErrAuth) {
 		t.Fatalf("err = %v, want ErrAuth", err)
 	}
-	if got := f.srv.Count(dropboxtest.RouteList); got != 1 {
-		t.Errorf("list_folder tried %d times, want 1 (no retry on 401)", got)
+	// The account lookup is the run's first request.
+	if got := f.srv.Count(dropboxtest.RouteCurrentAccount); got != 1 {
+		t.Errorf("get_current_account tried %d times, want 1 (no retry on 401)", got)
+	}
+	if got := f.srv.Count(dropboxtest.RouteList); got != 0 {
+		t.Errorf("list_folder tried %d times after a 401, want 0", got)
 	}
 }
 
@@ -612,13 +617,17 @@ func TestLargeUploadResumesItsSession(t *testing.T) {
 			if _, ok := f.srv.Stat(f.folder + "/media/VID.mp4"); ok {
 				t.Fatal("a partial file was committed")
 			}
-			rec, ok, err := led.Get(im.Name(), "media/VID.mp4")
+			dest, err := importers.LedgerKey(context.Background(), im)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, ok, err := led.Get(dest, "media/VID.mp4")
 			if err != nil || !ok || rec.Extra[xSession] == "" {
 				t.Fatalf("no saved session: %+v %v %v", rec, ok, err)
 			}
 			if tc.lag {
 				rec.Extra[xOffset] = "0"
-				if err := led.PutNow(im.Name(), "media/VID.mp4", rec); err != nil {
+				if err := led.PutNow(dest, "media/VID.mp4", rec); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -676,7 +685,7 @@ func TestNamesDoNotDependOnManifestOrder(t *testing.T) {
 		att = append(att, sampleFile{path: "Messages/x.txt", data: "x"})
 		snap := buildSnapshot(t, nil, att)
 		f := newFixture(t)
-		plan, err := f.importer().plan(snap, openLedger(t))
+		plan, err := f.importer().plan(snap, openLedger(t), "unused: the ledger is empty")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -197,7 +197,7 @@ type placed struct {
 // concurrent exports do not keep) and stay what they were: a path keeps
 // the remote name the ledger recorded for it, and the others take names
 // in byte order, so IMG_1.JPG keeps its name before img_1.jpg.
-func (im *Importer) plan(snap *snapshot.Reader, led *ledger.Ledger) (map[string]placed, error) {
+func (im *Importer) plan(snap *snapshot.Reader, led *ledger.Ledger, dest string) (map[string]placed, error) {
 	n := newNamer(im.cfg.Folder)
 	out := map[string]placed{}
 	var rest []string
@@ -208,7 +208,7 @@ func (im *Importer) plan(snap *snapshot.Reader, led *ledger.Ledger) (map[string]
 		if _, dup := out[e.Path]; dup {
 			continue
 		}
-		rec, ok, err := led.Get(im.Name(), e.Path)
+		rec, ok, err := led.Get(dest, e.Path)
 		if err != nil {
 			return nil, err
 		}

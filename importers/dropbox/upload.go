@@ -26,6 +26,7 @@ import (
 type runState struct {
 	im     *Importer
 	led    *ledger.Ledger
+	dest   string // the ledger key: importers.LedgerKey
 	rep    progress.Reporter
 	have   map[string]remoteFile // read-only once the run starts
 	failed atomic.Int64
@@ -42,7 +43,7 @@ func (r *runState) remember(j job, id, rev, hash string) error {
 	if cm := clientModified(j.e); cm != nil {
 		rec.ModTime = time.Time(*cm)
 	}
-	return r.led.Put(r.im.Name(), j.e.Path, rec)
+	return r.led.Put(r.dest, j.e.Path, rec)
 }
 
 // done checks a committed file against the local content hash, records it
@@ -80,7 +81,7 @@ func (r *runState) done(j job, meta *files.FileMetadata, hash string) error {
 func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commits chan<- pending) error {
 	im := r.im
 	e := j.e
-	rec, inLedger, err := r.led.Get(im.Name(), e.Path)
+	rec, inLedger, err := r.led.Get(r.dest, e.Path)
 	if err != nil {
 		return err
 	}
@@ -233,7 +234,7 @@ func (r *runState) saveSession(j job, rec ledger.Record, sid string, off int64, 
 		extra[k] = v // keep "path" and "rev": they say whether the old file is ours
 	}
 	extra["content_hash"], extra[xSession], extra[xOffset], extra[xSessionHash] = hash, sid, strconv.FormatInt(off, 10), hash
-	return r.led.PutNow(r.im.Name(), j.e.Path, ledger.Record{SHA256: j.e.SHA256, Size: j.e.Size, RemoteID: rec.RemoteID, Extra: extra})
+	return r.led.PutNow(r.dest, j.e.Path, ledger.Record{SHA256: j.e.SHA256, Size: j.e.Size, RemoteID: rec.RemoteID, Extra: extra})
 }
 
 func lookupTag(err error) (string, uint64) {

@@ -60,6 +60,8 @@ func TestConformance(t *testing.T) {
 				srv.SetContent(f.ID, append(b, 'x'))
 			}
 		},
+		Empty:         func(t *testing.T) { srv.Empty() },
+		SwitchAccount: func(t *testing.T) { srv.SwitchAccount("another-account-0002") },
 	})
 	t.Logf("calls: %v", srv.Counts())
 }

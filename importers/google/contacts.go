@@ -343,7 +343,7 @@ func (r *contactRun) after(ctx context.Context, it contactItem, p *people.Person
 		}
 		r.adds[l] = append(r.adds[l], p.ResourceName)
 	}
-	return r.led.Put(im.Name(), it.key, ledger.Record{SHA256: it.sha, RemoteID: p.ResourceName})
+	return r.led.Put(im.dest, it.key, ledger.Record{SHA256: it.sha, RemoteID: p.ResourceName})
 }
 
 func hasMembershipIn(p *people.Person, group string) bool {
@@ -419,7 +419,7 @@ func (r *contactRun) link(ctx context.Context, it contactItem, ex *people.Person
 			break
 		}
 	}
-	if err := r.led.Put(im.Name(), it.key, ledger.Record{SHA256: it.sha, RemoteID: ex.ResourceName}); err != nil {
+	if err := r.led.Put(im.dest, it.key, ledger.Record{SHA256: it.sha, RemoteID: ex.ResourceName}); err != nil {
 		return err
 	}
 	im.report(r.rep, mapping.KindContact, it.key, progress.Unchanged, 0, note)

@@ -330,7 +330,7 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 	}
 	if keep != nil && len(stale) == 0 {
 		im.report(rep, e.Kind, e.Path, progress.Unchanged, 0, nil)
-		return led.Put(im.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: keep.id})
+		return led.Put(im.dest, e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: keep.id})
 	}
 	if im.p.DryRun {
 		im.report(rep, e.Kind, e.Path, progress.WouldCopy, e.Size, nil)
@@ -368,7 +368,7 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 			return fmt.Errorf("upload %s: remove the older copy: %w", e.Path, err)
 		}
 	}
-	if err := led.Put(im.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: id, ModTime: e.Modified}); err != nil {
+	if err := led.Put(im.dest, e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: id, ModTime: e.Modified}); err != nil {
 		return err
 	}
 	a := progress.Copied

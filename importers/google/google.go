@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -126,6 +127,11 @@ type Importer struct {
 	lastWrite  time.Time
 	folder     string // the source's folder name under miexit/
 	tag        string // appProperties value marking this destination's files
+
+	acctMu sync.Mutex
+	acct   string // the account's permissionId, once looked up
+	// dest is the ledger key of the running Import (importers.LedgerKey).
+	dest string
 }
 
 // New builds the importer from Params, the environment and the config dir.
@@ -203,7 +209,8 @@ func NewWith(ctx context.Context, o Options) (*Importer, error) {
 	return im, nil
 }
 
-// Name identifies the destination in the ledger and in reports.
+// Name identifies the destination in reports, and with the account in the
+// ledger (importers.LedgerKey).
 func (im *Importer) Name() string { return "google:miexit/" + im.folder }
 
 // Import uploads contacts to People and files to Drive. Contacts go first,
@@ -212,6 +219,11 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if rep == nil {
 		rep = progress.Discard
 	}
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		return err
+	}
+	im.dest = dest
 	cerr := im.importContacts(ctx, snap, led, rep)
 	if cerr != nil && ctx.Err() != nil {
 		return cerr

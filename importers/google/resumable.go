@@ -52,7 +52,7 @@ func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, 
 		return nil, err
 	}
 	size := st.Size()
-	dest := im.Name()
+	dest := im.dest
 
 	var sess string
 	var res chunkResult

@@ -37,6 +37,16 @@ type Harness struct {
 	// place, keeping its name.
 	Delete  func(t *testing.T, r mapping.Remote)
 	Corrupt func(t *testing.T, r mapping.Remote)
+	// Empty removes everything the destination holds, in the destination
+	// itself (as a person would in the service's web UI, or with rm -r),
+	// leaving miexit's ledger claiming it all.
+	Empty func(t *testing.T)
+	// SwitchAccount, for an importers.Accounter, makes the credentials
+	// the next importers use belong to another account of the service,
+	// with another identity and nothing in it (as after `miexit auth`
+	// with another account). Nil for a destination without accounts; the
+	// suite then checks the importer is no Accounter.
+	SwitchAccount func(t *testing.T)
 }
 
 // Run runs the suite. Its steps share one destination and run in order.
@@ -139,6 +149,119 @@ func Run(t *testing.T, h Harness) {
 		}
 		noDuplicates(t, h)
 	})
+
+	t.Run("destination emptied behind miexit's back: one migrate restores it exactly", func(t *testing.T) {
+		if h.Empty == nil {
+			t.Fatal("the harness has no Empty: every importer must show it survives an emptied destination")
+		}
+		h.Empty(t)
+		for _, k := range mapping.Kinds {
+			for r, err := range h.New(t).List(ctx, k) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Fatalf("after Empty the destination still holds %s %s%s", k, r.Path, r.Key)
+			}
+		}
+		res := Migrate(t, ctx, h, state, snapB)
+		t.Logf("migrate's final check repaired %d items", res.Repaired)
+		if !res.OK {
+			t.Fatalf("migrate's final check after emptying the destination (repaired %d): %s", res.Repaired, describe(res))
+		}
+		full := check(t, h, state, snapB)
+		if !full.OK {
+			t.Fatalf("verify after the migrate: %s", describe(full))
+		}
+		for _, r := range full.Rows {
+			if r.Extra != 0 || r.Destination != r.Source {
+				t.Errorf("%s: the destination holds %d (%d extra), the snapshot %d; want exactly the snapshot", r.Kind, r.Destination, r.Extra, r.Source)
+			}
+		}
+		noDuplicates(t, h)
+		// The repaired ledger is trusted again: nothing more to write.
+		before := h.Writes()
+		if res := Migrate(t, ctx, h, state, snapB); !res.OK || res.Repaired != 0 {
+			t.Errorf("a migrate after the repair: ok %v, repaired %d; want ok, 0", res.OK, res.Repaired)
+		}
+		if got := h.Writes() - before; got != 0 {
+			t.Errorf("a migrate after the repair made %d writes; want 0", got)
+		}
+	})
+
+	t.Run("another account: its own ledger, one import fills it", func(t *testing.T) {
+		accountStep(t, ctx, h, state, snapB)
+	})
+}
+
+// accountStep checks that the ledger is kept per account: after signing
+// in to another account, a plain import (no final check to repair what
+// it skipped) fills the new account, and the old account's records stay.
+func accountStep(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader) {
+	if h.SwitchAccount == nil {
+		if _, ok := h.New(t).(importers.Accounter); ok {
+			t.Fatal("the importer is an Accounter but the harness cannot switch its account")
+		}
+		t.Log("no account: the ledger is keyed by the destination's Name")
+		return
+	}
+	key := func() string {
+		t.Helper()
+		imp := h.New(t)
+		defer closeImp(imp)
+		k, err := importers.LedgerKey(ctx, imp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	records := func(k string) int {
+		t.Helper()
+		led := openLedger(t, state)
+		defer led.Close()
+		n, err := led.Len(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	oldKey := key()
+	had := records(oldKey)
+	if had == 0 {
+		t.Fatalf("no ledger records under %q after the imports: the importer keys them otherwise", oldKey)
+	}
+	h.SwitchAccount(t)
+	newKey := key()
+	if newKey == oldKey {
+		t.Fatalf("another account gives the same ledger key %q", newKey)
+	}
+	runImport(t, ctx, h, state, snap, nil)
+	if res := check(t, h, state, snap); !res.OK {
+		t.Fatalf("verify of the new account after one import: %s", describe(res))
+	}
+	noDuplicates(t, h)
+	if n := records(oldKey); n != had {
+		t.Errorf("the old account's records went from %d to %d", had, n)
+	}
+	if records(newKey) == 0 {
+		t.Errorf("no records under the new account's key %q", newKey)
+	}
+}
+
+// Migrate does what pipeline.Migrate does once the snapshot exists: an
+// import by one importer ("a process"), then the final check, with its one
+// re-import of what it finds missing or different, by another.
+func Migrate(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader) verify.Result {
+	t.Helper()
+	runImport(t, ctx, h, state, snap, nil)
+	imp := h.New(t)
+	defer closeImp(imp)
+	led := openLedger(t, state)
+	defer led.Close()
+	res, err := verify.Settle(ctx, snap, imp, led, progress.Discard)
+	if err != nil {
+		t.Fatalf("migrate's final check: %v", err)
+	}
+	return res
 }
 
 func runImport(t *testing.T, ctx context.Context, h Harness, state string, snap *snapshot.Reader, rep progress.Reporter) {

@@ -40,6 +40,8 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("corrupt %s: not in the fake", r.Path)
 			}
 		},
+		Empty:         func(t *testing.T) { e.fake.Empty() },
+		SwitchAccount: func(t *testing.T) { e.fake.SwitchAccount("another-account-0002") },
 	})
 	t.Logf("conformance requests: %v (total %d, writes %d)", e.fake.Counts(), e.fake.Count(""), e.fake.Writes())
 }

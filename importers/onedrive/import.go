@@ -43,7 +43,10 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if rep == nil {
 		rep = progress.Discard
 	}
-	dest := im.Name()
+	dest, err := im.ledgerKey(ctx)
+	if err != nil {
+		return err
+	}
 	var entries []mapping.Entry
 	for e, err := range snap.Files() {
 		if err != nil {

@@ -74,6 +74,7 @@ type Importer struct {
 	log      *slog.Logger
 	smallMax int64
 	fragSize int64
+	acct     account
 }
 
 // New returns an importer using c, for the destination p.Arg names.

@@ -291,13 +291,14 @@ func TestGeneratedTreeMigratesAndRerunWritesNothing(t *testing.T) {
 	}
 	checkVerify(t, im, snap)
 
-	// A second run, with the ledger: no request at all.
-	before, writes := e.fake.Count(""), e.fake.Writes()
+	// A second run, with the ledger: one request, the account lookup
+	// that says whose ledger records to trust.
+	before, writes, drive := e.fake.Count(""), e.fake.Writes(), e.fake.Count("drive")
 	if err := e.importer(t, "").Import(ctx, snap, led, nil); err != nil {
 		t.Fatal(err)
 	}
-	if d := e.fake.Count("") - before; d != 0 {
-		t.Errorf("re-run with the ledger sent %d requests", d)
+	if d, dd := e.fake.Count("")-before, e.fake.Count("drive")-drive; d != 1 || dd != 1 {
+		t.Errorf("re-run with the ledger sent %d requests (%d GET /me/drive); want only the one account lookup", d, dd)
 	}
 	// A run that lost the ledger checks the destination and writes nothing.
 	before = e.fake.Count("")
@@ -423,7 +424,10 @@ func TestDeletedAndChangedFilesAreFoundAndRepaired(t *testing.T) {
 		t.Error("a changed file lists the original hash")
 	}
 	// verify forgets what it found wrong; the next import repairs it.
-	dest := im.Name()
+	dest, err := im.ledgerKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	led.Delete(dest, "media/DCIM/Camera/IMG_0000.jpg")
 	led.Delete(dest, "media/DCIM/Camera/IMG_0001.jpg")
 	if err := im.Import(ctx, snap, led, nil); err != nil {

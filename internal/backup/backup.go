@@ -34,6 +34,7 @@ import (
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/statedir"
+	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -219,8 +220,9 @@ func Run(ctx context.Context, src, to string, o Options) (Result, error) {
 	mo.DryRun = false
 	mo.Progress = progress.Multi(o.Progress, tally)
 	res.Migrate, err = pipeline.Migrate(ctx, src, "dir:"+target, "", mo)
-	res.Stats.Copied = tally.Count("import", "", progress.Copied)
-	res.Stats.CopiedBytes = tally.Bytes("import")
+	// What the final check found missing and imported again was copied too.
+	res.Stats.Copied = tally.Count("import", "", progress.Copied) + tally.Count(verify.PhaseRepair, "", progress.Copied)
+	res.Stats.CopiedBytes = tally.Bytes("import") + tally.Bytes(verify.PhaseRepair)
 	res.Stats.Unchanged = tally.Count("import", "", progress.Unchanged)
 	if err != nil {
 		return res, err

@@ -20,6 +20,7 @@ import (
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/sample"
 	"github.com/miexit/miexit/internal/statedir"
+	"github.com/miexit/miexit/internal/verify"
 )
 
 const photo = "media/DCIM/Camera/IMG_20240501_101500.jpg"
@@ -295,17 +296,23 @@ func TestVerifyGapKeepsBackupPartialAndRemovesNothing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(e.src, "notes", "Personal", "Shopping list.md"), []byte("- rice\n- tea\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Something deletes the file right after it is written (a full disk
-	// clean-up, a sync tool): verify must catch it.
-	var dir string
-	var once sync.Once
+	// Something deletes the file each time it is written (a full disk
+	// clean-up, a sync tool): the final check's one re-import cannot fill
+	// the gap, and verify must report it.
+	var mu sync.Mutex
+	victim := ""
 	rep := progress.Func(func(ev progress.Event) {
-		if ev.Phase == "import" && ev.Action == progress.Copied {
-			once.Do(func() {
-				found, _ := scan(e.root)
-				dir = found[len(found)-1].path
-				os.Remove(filepath.Join(dir, filepath.FromSlash(ev.Item)))
-			})
+		if ev.Phase != "import" && ev.Phase != verify.PhaseRepair || ev.Action != progress.Copied {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if victim == "" {
+			victim = ev.Item
+		}
+		if ev.Item == victim {
+			found, _ := scan(e.root)
+			os.Remove(filepath.Join(found[len(found)-1].path, filepath.FromSlash(ev.Item)))
 		}
 	})
 	res, err := e.run(context.Background(), t, 1, rep)
@@ -314,6 +321,9 @@ func TestVerifyGapKeepsBackupPartialAndRemovesNothing(t *testing.T) {
 	}
 	if res.Complete || res.Migrate.Verify.OK {
 		t.Fatalf("a backup with a gap counted as complete: %+v", res.Migrate.Verify)
+	}
+	if res.Migrate.Verify.Repaired != 1 || res.Stats.Copied != 2 {
+		t.Errorf("repaired %d, copied %d; want the gap found, imported once more (1, 2)", res.Migrate.Verify.Repaired, res.Stats.Copied)
 	}
 	if len(res.Removed) != 0 {
 		t.Errorf("a backup with a gap removed %v", res.Removed)
@@ -329,6 +339,37 @@ func TestVerifyGapKeepsBackupPartialAndRemovesNothing(t *testing.T) {
 	fixed := e.mustRun(t, 1)
 	if fixed.Resumed != filepath.Base(res.Dir) || fixed.Stats.Copied != 1 {
 		t.Errorf("repair: resumed %q, copied %d", fixed.Resumed, fixed.Stats.Copied)
+	}
+}
+
+// A file deleted once behind the backup's back, after it was written, is
+// found by the final check and copied again in the same run: the backup
+// completes.
+func TestAGapTheFinalCheckFindsIsRepairedInTheSameRun(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun(t, 1)
+	if err := os.WriteFile(filepath.Join(e.src, "notes", "Personal", "Shopping list.md"), []byte("- rice\n- tea\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	rep := progress.Func(func(ev progress.Event) {
+		if ev.Phase == "import" && ev.Action == progress.Copied {
+			once.Do(func() {
+				found, _ := scan(e.root)
+				os.Remove(filepath.Join(found[len(found)-1].path, filepath.FromSlash(ev.Item)))
+			})
+		}
+	})
+	res, err := e.run(context.Background(), t, 1, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Complete || !res.Migrate.Verify.OK || res.Migrate.Verify.Repaired != 1 {
+		t.Fatalf("complete %v, verify %+v; want the gap repaired in the run", res.Complete, res.Migrate.Verify)
+	}
+	m, err := readMarker(res.Dir)
+	if err != nil || m.State != stateComplete {
+		t.Errorf("marker after a repaired gap: %+v, %v", m, err)
 	}
 }
 

@@ -123,6 +123,9 @@ type Server struct {
 	failEntries int
 	failTag     string
 	seq         int
+	// accountID is what users/get_current_account answers
+	// (DefaultAccountID when empty).
+	accountID string
 }
 
 type session struct {
@@ -492,6 +495,10 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		return nil
 	}
 	switch route {
+	case RouteCurrentAccount:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.currentAccount(), nil, nil
 	case RouteUpload:
 		var a struct {
 			commitArg

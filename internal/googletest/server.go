@@ -110,6 +110,9 @@ type Server struct {
 	counts   map[string]int
 	faults   []*Fault
 	mutating bool
+	// permissionID names the signed-in user (DefaultPermissionID when
+	// empty).
+	permissionID string
 }
 
 // New starts a fake server; it is closed when the test ends via t.Cleanup if
@@ -257,6 +260,8 @@ func route(r *http.Request) (ep, id string) {
 		return EPGroupsCreate, ""
 	case strings.HasPrefix(p, "/v1/contactGroups/") && strings.HasSuffix(p, "/members:modify") && m == http.MethodPost:
 		return EPMembersModify, strings.TrimSuffix(strings.TrimPrefix(p, "/v1/"), "/members:modify")
+	case p == "/drive/v3/about" && m == http.MethodGet:
+		return EPAbout, ""
 	case p == "/drive/v3/files" && m == http.MethodGet:
 		return EPFilesList, ""
 	case p == "/drive/v3/files" && m == http.MethodPost:
@@ -366,6 +371,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, ep, id string) {
 		s.groupsCreate(w, r)
 	case EPMembersModify:
 		s.membersModify(w, r, id)
+	case EPAbout:
+		s.about(w, r)
 	case EPFilesList:
 		s.filesList(w, r)
 	case EPFilesCreate:

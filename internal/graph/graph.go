@@ -299,6 +299,25 @@ func (c *Client) Item(ctx context.Context, root, p string) (*Item, error) {
 	return &it, nil
 }
 
+// Drive is the signed-in account's drive. Its ID stays the same for the
+// account, whatever happens to its files.
+type Drive struct {
+	ID        string `json:"id"`
+	DriveType string `json:"driveType,omitempty"`
+}
+
+// Drive returns the signed-in account's drive (GET /me/drive).
+func (c *Client) Drive(ctx context.Context) (*Drive, error) {
+	var d Drive
+	if err := c.do(ctx, "get drive", c.api, c.jsonReq(http.MethodGet, "/me/drive", nil), &d); err != nil {
+		return nil, err
+	}
+	if d.ID == "" {
+		return nil, fmt.Errorf("graph: GET /me/drive gave no drive id")
+	}
+	return &d, nil
+}
+
 type page struct {
 	Value    []Item `json:"value"`
 	NextLink string `json:"@odata.nextLink"`

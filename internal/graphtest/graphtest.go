@@ -51,6 +51,8 @@ type Server struct {
 	byID map[string]*node
 	sess map[string]*session
 	seq  int
+	// driveID is what GET /me/drive answers (DefaultDriveID when empty).
+	driveID string
 
 	counts map[string]int
 	writes int

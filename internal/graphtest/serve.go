@@ -56,6 +56,8 @@ func (s *Server) parse(r *http.Request) (route, error) {
 	rt := route{rel: rest}
 	var base []string
 	switch {
+	case rest == "/me/drive":
+		return route{kind: "drive", target: "drive", rel: rest}, nil
 	case strings.HasPrefix(rest, "/me/drive/items/"):
 		rest = strings.TrimPrefix(rest, "/me/drive/items/")
 		id, act, _ := strings.Cut(rest, "/")
@@ -94,6 +96,8 @@ func (s *Server) parse(r *http.Request) (route, error) {
 
 func (rt route) counter(method string) string {
 	switch {
+	case rt.target == "drive":
+		return "drive"
 	case rt.target == "upload" && method == http.MethodGet:
 		return "session-status"
 	case rt.target == "upload" && method == http.MethodDelete:
@@ -217,6 +221,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, kind s
 		s.serveUpload(rec, r, rt.id)
 	case "download":
 		s.serveDownload(rec, rt.id)
+	case "drive":
+		s.serveDrive(rec, r)
 	default:
 		s.serveAPI(rec, r, rt)
 	}

@@ -332,8 +332,18 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	}
 	// The final check trusts the checksums the import computed while
 	// writing (verify.RunWritten); `miexit verify` re-reads everything.
-	if res.Verify, err = verifyWith(ctx, snapDir, dst, o, verify.RunWritten); err != nil {
+	// What it finds missing or different (the destination emptied or
+	// changed behind miexit's back, so the ledger claimed files it no
+	// longer holds) is imported once more before anything is reported.
+	settle := func(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (verify.Result, error) {
+		return verify.Settle(ctx, snap, imp, led, o.Progress)
+	}
+	if res.Verify, err = verifyWith(ctx, snapDir, dst, o, settle); err != nil {
 		return res, err
+	}
+	if res.Verify.Repaired > 0 {
+		o.Log.Info("the final check found items missing or different at the destination and imported them again",
+			"destination", res.Verify.Destination, "items", res.Verify.Repaired, "still_wrong", len(res.Verify.Problems))
 	}
 	return res, nil
 }

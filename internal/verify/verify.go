@@ -13,6 +13,7 @@ import (
 	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
@@ -44,6 +45,10 @@ type Result struct {
 	Rows        []Row     `json:"rows"`
 	Problems    []Problem `json:"problems"`
 	OK          bool      `json:"ok"`
+	// Repaired counts the items a migrate's first final check found
+	// missing or different and imported again (see Settle); Problems are
+	// what remained after that.
+	Repaired int `json:"repaired,omitempty"`
 }
 
 // matchKey is how an item is found at the destination: whole files by
@@ -87,6 +92,13 @@ func RunWritten(ctx context.Context, snap *snapshot.Reader, imp importers.Import
 
 func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, wl importers.WrittenLister) (Result, error) {
 	res := Result{Destination: imp.Name()}
+	dest := ""
+	if led != nil {
+		var err error
+		if dest, err = importers.LedgerKey(ctx, imp); err != nil {
+			return res, fmt.Errorf("verify: %w", err)
+		}
+	}
 	remote := map[mapping.Kind]map[heldKey]held{}
 	rows := map[mapping.Kind]*Row{}
 	list := func(k mapping.Kind) error {
@@ -152,7 +164,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		if e.Kind == mapping.KindFile {
 			docSHA[e.Path] = e.SHA256
 		}
-		if err := check(snap, e, row, remote, hasher, led, imp, &res); err != nil {
+		if err := check(snap, e, row, remote, hasher, led, dest, &res); err != nil {
 			return res, err
 		}
 	}
@@ -180,7 +192,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 				continue
 			}
 			row.Source++
-			if err := check(snap, e, row, remote, hasher, led, imp, &res); err != nil {
+			if err := check(snap, e, row, remote, hasher, led, dest, &res); err != nil {
 				return res, err
 			}
 		}
@@ -210,13 +222,13 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 
 // check compares one snapshot entry with the destination's listing,
 // counting it in row and res.
-func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.Kind]map[heldKey]held, hasher importers.Hasher, led *ledger.Ledger, imp importers.Importer, res *Result) error {
+func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.Kind]map[heldKey]held, hasher importers.Hasher, led *ledger.Ledger, dest string, res *Result) error {
 	mk := matchKey(e)
 	h, ok := remote[e.Kind][keyOf(mk)]
 	if !ok {
 		row.Missing++
 		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
-		forget(led, imp, e)
+		forget(led, dest, e)
 		return nil
 	}
 	delete(remote[e.Kind], keyOf(mk))
@@ -227,17 +239,18 @@ func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.
 	if detail != "" {
 		row.Different++
 		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "different", Detail: detail})
-		forget(led, imp, e)
+		forget(led, dest, e)
 	}
 	return nil
 }
 
-func forget(led *ledger.Ledger, imp importers.Importer, e mapping.Entry) {
+// forget drops e's records from dest's bucket of the ledger.
+func forget(led *ledger.Ledger, dest string, e mapping.Entry) {
 	if led == nil {
 		return
 	}
-	_ = led.Delete(imp.Name(), e.Key)
-	_ = led.Delete(imp.Name(), e.Path)
+	_ = led.Delete(dest, e.Key)
+	_ = led.Delete(dest, e.Path)
 }
 
 // compare returns why r differs from e, or "" when they match.
@@ -322,4 +335,48 @@ func (h held) remote(k mapping.Kind) mapping.Remote {
 		r.SHA256 = hex.EncodeToString(h.sha256[:])
 	}
 	return r
+}
+
+// PhaseRepair is the progress phase of Settle's re-import.
+const PhaseRepair = "repair"
+
+// Settle is the final check of a migrate (and so of a backup): RunWritten,
+// and when that finds items missing or different, one more imp.Import of
+// snap and a second RunWritten. The first check forgot the ledger records
+// of what it found wrong, so the import sends exactly those again and
+// skips the rest; a destination emptied or changed behind miexit's back
+// is repaired in the same run instead of ending with "run import again".
+// Only what the second check still finds is reported as a problem;
+// Result.Repaired counts what the first one found. A failed re-import is
+// returned with the first check's result.
+//
+// The re-import's events reach rep under PhaseRepair, and only for what it
+// did (copies and failures): the first import already reported every item,
+// and counting the rest again as "unchanged" would double them.
+func Settle(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, rep progress.Reporter) (Result, error) {
+	res, err := RunWritten(ctx, snap, imp, led)
+	if err != nil || res.OK {
+		return res, err
+	}
+	if rep == nil {
+		rep = progress.Discard
+	}
+	repair := progress.Func(func(e progress.Event) {
+		if e.Phase == "import" {
+			if e.Action == progress.Unchanged {
+				return
+			}
+			e.Phase = PhaseRepair
+		}
+		rep.Report(e)
+	})
+	if err := imp.Import(ctx, snap, led, repair); err != nil {
+		return res, fmt.Errorf("import again what the final check found missing or different at %s: %w", imp.Name(), err)
+	}
+	again, err := RunWritten(ctx, snap, imp, led)
+	if err != nil {
+		return res, err
+	}
+	again.Repaired = len(res.Problems)
+	return again, nil
 }
