@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/miexit/miexit/importers"
 	"io"
 	"testing"
 
@@ -105,7 +106,10 @@ func TestSessionFolderRemovedBetweenRunsIsMadeAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.fake.Remove("/Apps/miexit/sample/media/Movies")
-	dest := im.Name()
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 2 {
 		led.Delete(dest, fmt.Sprintf("media/Movies/Trip/VID_%d.mp4", i))
 	}
