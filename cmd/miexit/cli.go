@@ -57,7 +57,8 @@ type globals struct {
 	prog     ui.Progress
 }
 
-func (g *globals) options(dryRun bool) pipeline.Options {
+// logger logs to stderr at the level --quiet and --verbose set.
+func (g *globals) logger() *slog.Logger {
 	level := slog.LevelWarn
 	switch {
 	case g.quiet:
@@ -69,7 +70,11 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 	if g.json {
 		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
 	}
-	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: slog.New(h)}
+	return slog.New(h)
+}
+
+func (g *globals) options(dryRun bool) pipeline.Options {
+	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: g.logger()}
 	switch {
 	case g.json:
 		p := ui.NewJSON(g.stdout)
@@ -175,6 +180,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
 	root.AddCommand(backupCmd(g))
 	root.AddCommand(checklistCmd(g))
+	root.AddCommand(uiCmd(g))
 	finishTree(g, root)
 	return root
 }
