@@ -241,7 +241,7 @@ function drawProgress(rows) {
     if (p.total) { bar.max = p.total; bar.value = Math.min(p.items, p.total); }
     else if (!state.running) { bar.max = 1; bar.value = 1; }
     const items = p.total ? p.items + " / " + p.total : String(p.items);
-    tb.appendChild(row([phaseName[p.phase] || p.phase, p.kind || "", items, bar, bytes(p.bytes), p.failed, eta(p.eta)], p.failed ? "bad" : ""));
+    tb.appendChild(row([phaseName[p.phase] || p.phase, p.kind || "other", items, bar, bytes(p.bytes), p.failed, eta(p.eta)], p.failed ? "bad" : ""));
   }
   show($("progress"), (rows || []).length > 0);
 }
@@ -319,7 +319,8 @@ function showResult(r) {
   warns.replaceChildren();
   for (const w of r.warnings || []) warns.appendChild(el("li", w));
   $("report-path").textContent = r.report ? "The full report, readable without miexit: " + r.report : "";
-  show($("step-result"), true);
+  show($("result-empty"), false);
+  show($("result-body"), true);
 }
 
 // ---- 5. checklist
