@@ -109,15 +109,28 @@ func waitText(ctx context.Context, sel, want string) (string, error) {
 // screenshots docs/img holds.
 func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	ctx, problems := browser(t)
-	p := newPage(t, nil)
+	shots := os.Getenv("MIEXIT_UI_SCREENSHOTS")
+	var tweak func(*Options)
+	if shots != "" {
+		// The screenshots show paths a reader could have: no test names.
+		state := filepath.Join(os.TempDir(), "miexit-state")
+		os.RemoveAll(state)
+		t.Cleanup(func() { os.RemoveAll(state) })
+		tweak = func(o *Options) { o.StateDir = state }
+	}
+	p := newPage(t, tweak)
 	abs, err := filepath.Abs(sample)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "miexit-backup")
-	shots := os.Getenv("MIEXIT_UI_SCREENSHOTS")
 	if shots != "" {
-		// The screenshots show a path a reader could have typed.
+		abs = filepath.Join(os.TempDir(), "sample")
+		os.RemoveAll(abs)
+		if err := os.CopyFS(abs, os.DirFS(sample)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(abs) })
 		out = filepath.Join(os.TempDir(), "miexit-backup")
 		os.RemoveAll(out)
 		t.Cleanup(func() { os.RemoveAll(out) })
@@ -127,11 +140,11 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 		if shots == "" {
 			return nil
 		}
-		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible))
+		b, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel), chromedp.NodeVisible))
 		if err != nil {
 			return fmt.Errorf("screenshot of %s: %w", sel, err)
 		}
-		return os.WriteFile(filepath.Join(shots, name), png, 0o644)
+		return os.WriteFile(filepath.Join(shots, name), b, 0o644)
 	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	// clear empties a text field as a person selecting all and deleting would.
@@ -215,6 +228,9 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	next, _ := chromedp.Run(ctx, chromedp.Text(css("#next-step")))
 	if !strings.Contains(next, "reduced copies") {
 		t.Errorf("next step %q does not name the reduced copy", next)
+	}
+	if _, err := waitText(ctx, "#checklist-also", "reduced copies"); err != nil {
+		t.Errorf("the checklist does not point at the reduced copy: %v", err)
 	}
 	if n := count("#pictures img"); n != 1 {
 		t.Errorf("%d thumbnails, want the sample's one reduced copy", n)

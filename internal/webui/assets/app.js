@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { source: "", from: "", dest: "", to: "", phone: "", running: false, events: null };
+const state = { source: "", from: "", dest: "", to: "", phone: "", running: false, events: null, result: null };
 
 function show(el, on) { el.hidden = !on; }
 
@@ -288,6 +288,7 @@ function showRecord(rec) {
 
 // ---- 4. result
 function showResult(r) {
+  state.result = r;
   const next = $("next-step");
   next.textContent = r.next_step;
   next.classList.toggle("ok", r.safe);
@@ -336,6 +337,12 @@ async function loadChecklist(withPhone) {
     const v = $("checklist-verdict");
     v.textContent = c.verdict;
     v.classList.toggle("ok", c.safe);
+    // The checklist reads only verify's history; the last copy may have
+    // found more to do (photos that are only reduced copies).
+    const r = state.result;
+    const also = $("checklist-also");
+    also.textContent = c.safe && r && !r.safe ? "But first read step 4: " + r.next_step : "";
+    show(also, !!also.textContent);
     const ol = $("checklist-steps");
     ol.replaceChildren();
     for (const s of c.steps) {
