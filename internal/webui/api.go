@@ -22,11 +22,6 @@ import (
 	"github.com/miexit/miexit/internal/verifylog"
 )
 
-// DevicesFunc lists the phones connected over ADB.
-type DevicesFunc func(ctx context.Context) ([]adb.Device, error)
-
-func adbDevices(ctx context.Context) ([]adb.Device, error) { return adb.Devices(ctx) }
-
 // stateView is what the page needs on load. Signed-in states are booleans:
 // no token, cookie or id ever reaches the page.
 type stateView struct {
@@ -82,7 +77,7 @@ func (s *Server) signedIn() map[string]bool {
 func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 	defer cancel()
-	devs, err := s.opt.Devices(ctx)
+	devs, err := adb.Devices(ctx)
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, fmt.Sprintf("phones cannot be listed: %v. Install adb (Android platform tools), turn on USB debugging on the phone (Settings > Additional settings > Developer options), plug it in and accept the prompt", err))
 		return

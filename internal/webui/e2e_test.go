@@ -118,6 +118,7 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 		t.Cleanup(func() { os.RemoveAll(state) })
 		tweak = func(o *Options) { o.StateDir = state }
 	}
+	xiaomiPhone(t)
 	p := newPage(t, tweak)
 	abs, err := filepath.Abs(sample)
 	if err != nil {
@@ -155,12 +156,24 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(p.srv.URL()),
 		chromedp.WaitVisible(css("#step-source")),
+		chromedp.Click(css("#src-adb")),
+	)
+	if err != nil {
+		t.Fatalf("open the page and look for phones: %v", err)
+	}
+	if _, err := waitText(ctx, "#devices", "HyperOS OS1.0"); err != nil {
+		t.Fatalf("the phone list: %v", err)
+	}
+	if err := shoot("ui-phone.png", "#step-source"); err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(ctx,
 		chromedp.Click(css("#src-archive")),
 		chromedp.SendKeys(css("#archive-path"), "/no/such/backup"),
 		chromedp.Click(css("#inventory-btn")),
 	)
 	if err != nil {
-		t.Fatalf("open the page and choose a missing folder: %v", err)
+		t.Fatalf("choose a missing folder: %v", err)
 	}
 	if msg, err := waitText(ctx, "#source-msg", "does not exist"); err != nil {
 		t.Fatalf("a missing folder: %v", err)
@@ -238,7 +251,22 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	if n := count("#checklist-steps li"); n != 5 {
 		t.Errorf("%d checklist steps, want 5", n)
 	}
-	if err := errors.Join(shoot("ui-copy.png", "#step-copy"), shoot("ui-result.png", "#step-result"), shoot("ui-checklist.png", "#step-checklist")); err != nil {
+	if err := errors.Join(shoot("ui-copy.png", "#step-copy"), shoot("ui-result.png", "#step-result")); err != nil {
+		t.Fatal(err)
+	}
+	// The phone is asked too: its system and its (masked) Xiaomi account.
+	if err := chromedp.Do(ctx, chromedp.Click(css("#checklist-phone-btn"))); err != nil {
+		t.Fatal(err)
+	}
+	if ph, err := waitText(ctx, "#checklist-phone", "Redmi Note 12"); err != nil {
+		t.Errorf("the phone's checklist: %v", err)
+	} else if strings.Contains(ph, "9876543210") || !strings.Contains(ph, "signed in") {
+		t.Errorf("the phone line %q: want the account signed in, masked", ph)
+	}
+	if _, err := waitText(ctx, "#checklist-steps", "a Xiaomi account is signed in"); err != nil {
+		t.Errorf("the sign-out step: %v", err)
+	}
+	if err := shoot("ui-checklist.png", "#step-checklist"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "contacts", "contacts.vcf")); err != nil {
@@ -254,6 +282,66 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	}
 	if _, err := waitText(ctx, "#verify-caption", "Verify at dir:"+out); err != nil {
 		t.Errorf("after a reload: %v", err)
+	}
+	if ps := problems(); len(ps) > 0 {
+		t.Errorf("the page logged errors:\n%s", strings.Join(ps, "\n"))
+	}
+}
+
+// TestPageCancelThenResume cancels a running copy from the page, then
+// resumes it from the banner the page shows, to "Safe to sign out".
+func TestPageCancelThenResume(t *testing.T) {
+	ctx, problems := browser(t)
+	p := newPage(t, nil)
+	var runs sync.WaitGroup
+	runs.Add(1)
+	first := true
+	var mu sync.Mutex
+	p.srv.jobs.beforeRun = func(ctx context.Context) {
+		mu.Lock()
+		hold := first
+		first = false
+		mu.Unlock()
+		if hold {
+			runs.Done()
+			<-ctx.Done()
+		}
+	}
+	abs, _ := filepath.Abs(sample)
+	out := filepath.Join(t.TempDir(), "miexit-backup")
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(p.srv.URL()),
+		chromedp.Click(css("#src-archive")),
+		chromedp.SendKeys(css("#archive-path"), abs),
+		chromedp.Click(css("#dest-dir")),
+		chromedp.Evaluate[chromedp.Void]("document.querySelector('#dir-path').value = ''"),
+		chromedp.SendKeys(css("#dir-path"), out),
+		chromedp.Click(css("#start-btn")),
+		chromedp.WaitVisible(css("#cancel-btn")),
+	)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	runs.Wait()
+	if err := chromedp.Do(ctx, chromedp.Click(css("#cancel-btn"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#resume-text", "did not finish"); err != nil {
+		t.Fatalf("after cancel: %v", err)
+	}
+	// A page opened later shows the same offer.
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#resume-text", "did not finish"); err != nil {
+		t.Fatalf("after a reload: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css("#resume-btn"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitText(ctx, "#checklist-verdict", "Safe to sign out"); err != nil {
+		t.Fatalf("after resume: %v", err)
 	}
 	if ps := problems(); len(ps) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(ps, "\n"))

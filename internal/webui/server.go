@@ -46,8 +46,6 @@ type Options struct {
 	Log       *slog.Logger
 	// Concurrency is the number of uploads at once (migrate's --jobs).
 	Concurrency int
-	// Devices lists the ADB phones; exporters/adb.Devices by default.
-	Devices DevicesFunc
 }
 
 // Server is the page's HTTP handler and its one job.
@@ -101,9 +99,6 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
-	}
-	if opt.Devices == nil {
-		opt.Devices = adbDevices
 	}
 	_, port, _ := net.SplitHostPort(opt.Addr)
 	s := &Server{opt: opt, port: port, cookie: "miexit_ui_" + port, mux: http.NewServeMux(), signins: map[string]*signin{}}

@@ -18,6 +18,7 @@ import (
 	"github.com/miexit/miexit/exporters/adb"
 	_ "github.com/miexit/miexit/exporters/archive"
 	_ "github.com/miexit/miexit/importers/dir"
+	"github.com/miexit/miexit/internal/adbtest"
 	"github.com/miexit/miexit/internal/checklist"
 	"github.com/miexit/miexit/internal/verifylog"
 )
@@ -465,16 +466,34 @@ func TestSignInsStartFromThePage(t *testing.T) {
 	}
 }
 
-func TestDevicesListsPhones(t *testing.T) {
-	p := newPage(t, func(o *Options) {
-		o.Devices = func(context.Context) ([]adb.Device, error) {
-			return []adb.Device{{Serial: "abc123", State: "device", Model: "Redmi Note 12", OS: "HyperOS OS1.0", Android: "14"}}, nil
-		}
-	})
+// xiaomiPhone is a fake phone on a fake adb host server, reached by the
+// real adb client through ADB_SERVER_SOCKET.
+func xiaomiPhone(t *testing.T) *adbtest.Device {
+	t.Helper()
+	d := adbtest.NewDevice("3f1c9a2e")
+	d.Props["ro.mi.os.version.name"] = "OS1.0"
+	d.Props["ro.build.version.release"] = "14"
+	d.Accounts = []adbtest.Account{{Name: "9876543210", Type: adbtest.XiaomiAccountType}}
+	srv := adbtest.NewServer(t, d)
+	t.Setenv("ADB_SERVER_SOCKET", "tcp:"+srv.Addr)
+	return d
+}
+
+func TestPhonesAndTheirChecklist(t *testing.T) {
+	xiaomiPhone(t)
+	p := newPage(t, nil)
 	p.login()
 	var d struct{ Devices []adb.Device }
 	p.json(http.MethodGet, "/api/devices", nil, http.StatusOK, &d)
-	if len(d.Devices) != 1 || d.Devices[0].Model != "Redmi Note 12" || d.Devices[0].OS != "HyperOS OS1.0" {
+	if len(d.Devices) != 1 || d.Devices[0].Model != "Redmi Note 12" || d.Devices[0].OS != "HyperOS OS1.0" || d.Devices[0].Android != "14" {
 		t.Fatalf("devices %+v", d)
+	}
+	var cl checklist.Report
+	p.json(http.MethodGet, "/api/checklist?phone=adb:3f1c9a2e", nil, http.StatusOK, &cl)
+	if cl.Phone == nil || cl.Phone.Model != "Redmi Note 12" || len(cl.Phone.XiaomiAccounts) != 1 || strings.Contains(cl.Phone.XiaomiAccounts[0], "76543") {
+		t.Fatalf("checklist phone %+v, want the model and the account masked", cl.Phone)
+	}
+	if cl.Safe {
+		t.Error("safe with no verify on record")
 	}
 }

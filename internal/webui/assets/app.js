@@ -358,6 +358,7 @@ async function loadChecklist(withPhone) {
       (ph.account_checked ? (ph.xiaomi_accounts.length ? "; Xiaomi account signed in: " + ph.xiaomi_accounts.join(", ") : "; no Xiaomi account signed in") : "") : (c.phone_problem ? "Phone not checked: " + c.phone_problem : "");
     const nc = $("checklist-notchecked");
     nc.replaceChildren();
+    for (const n of c.notices || []) nc.appendChild(el("li", "Note: " + n));
     for (const n of c.not_checked || []) nc.appendChild(el("li", "Not checked: " + n));
   } catch (e) { say("checklist-msg", e.message); }
 }
