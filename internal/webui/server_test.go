@@ -266,7 +266,8 @@ func TestMigrateSampleToSafeToSignOut(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "backup")
 	var rec Record
-	p.json(http.MethodPost, "/api/jobs", startRequest{From: from, To: "dir:" + out}, http.StatusAccepted, &rec)
+	const password = "hunter2-backup-password"
+	p.json(http.MethodPost, "/api/jobs", startRequest{From: from, To: "dir:" + out, Password: password}, http.StatusAccepted, &rec)
 	if rec.Status != Running {
 		t.Fatalf("started %+v", rec)
 	}
@@ -307,6 +308,9 @@ func TestMigrateSampleToSafeToSignOut(t *testing.T) {
 	st, err := os.Stat(filepath.Join(p.state, JobFile))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("job record %v %v, want 0600", st, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.state, JobFile)); strings.Contains(string(b), password) {
+		t.Error("the job record holds the backup's password")
 	}
 	// A page opened now sees the finished job.
 	event, last, _ := p.events()
