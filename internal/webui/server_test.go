@@ -276,9 +276,21 @@ func TestMigrateSampleToSafeToSignOut(t *testing.T) {
 		t.Fatalf("a second job: %d %s, want 409 saying one is running", code, msg)
 	}
 	close(hold)
-	event, end, _ := p.events()
+	event, end, progressEvents := p.events()
 	if event != "end" || end.Status != Done || end.Result == nil {
 		t.Fatalf("end event %s %+v", event, end)
+	}
+	if progressEvents == 0 {
+		t.Error("no progress event before the end")
+	}
+	var media *KindProgress
+	for i, k := range end.Progress {
+		if k.Phase == "import" && k.Kind == "media" {
+			media = &end.Progress[i]
+		}
+	}
+	if media == nil || media.Items != 5 || media.Total != 5 || media.Bytes == 0 {
+		t.Errorf("import media progress %+v, want 5 of 5 with their bytes", media)
 	}
 	res := end.Result
 	if !res.Verify.OK || len(res.Verify.Rows) != 6 {
