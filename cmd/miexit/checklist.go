@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/miexit/miexit/internal/adb"
 	"github.com/miexit/miexit/internal/checklist"
 	"github.com/miexit/miexit/internal/verifylog"
 )
@@ -49,7 +48,7 @@ status is 1 until it is. Account names are shown masked.`,
 				}
 				serial = strings.TrimPrefix(serial, ":")
 				in.PhoneAsked = true
-				in.Phone, in.PhoneErr = readPhone(cmd, serial)
+				in.Phone, in.PhoneErr = checklist.ReadPhoneBySerial(cmd.Context(), serial)
 				if in.PhoneErr != nil && cmd.Context().Err() != nil {
 					return in.PhoneErr
 				}
@@ -73,18 +72,6 @@ status is 1 until it is. Account names are shown masked.`,
 	c.Flags().StringVar(&from, "from", "", "the phone to check: adb or adb:SERIAL (leave out to check only verify's history)")
 	c.Flags().StringVar(&to, "to", "", "consider only verifies of this destination (default: every destination)")
 	return c
-}
-
-func readPhone(cmd *cobra.Command, serial string) (*checklist.Phone, error) {
-	c, err := adb.New()
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.Pick(cmd.Context(), serial)
-	if err != nil {
-		return nil, err
-	}
-	return checklist.ReadPhone(cmd.Context(), d)
 }
 
 func printChecklist(w io.Writer, r checklist.Report) {

@@ -7,22 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/importers"
-	"github.com/miexit/miexit/internal/fsutil"
+	"github.com/miexit/miexit/internal/migrate"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/report"
-	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/ui"
 	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
@@ -61,7 +57,8 @@ type globals struct {
 	prog     ui.Progress
 }
 
-func (g *globals) options(dryRun bool) pipeline.Options {
+// logger logs to stderr at the level --quiet and --verbose set.
+func (g *globals) logger() *slog.Logger {
 	level := slog.LevelWarn
 	switch {
 	case g.quiet:
@@ -73,7 +70,11 @@ func (g *globals) options(dryRun bool) pipeline.Options {
 	if g.json {
 		h = slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level})
 	}
-	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: slog.New(h)}
+	return slog.New(h)
+}
+
+func (g *globals) options(dryRun bool) pipeline.Options {
+	o := pipeline.Options{StateDir: g.stateDir, DryRun: dryRun, Log: g.logger()}
 	switch {
 	case g.json:
 		p := ui.NewJSON(g.stdout)
@@ -179,6 +180,7 @@ Destinations: ` + strings.Join(schemes(importers.Schemes()), ", "),
 	root.AddCommand(inventoryCmd(g), exportCmd(g), importCmd(g), migrateCmd(g), verifyCmd(g), authCmd(g), devicesCmd(g), versionCmd(g))
 	root.AddCommand(backupCmd(g))
 	root.AddCommand(checklistCmd(g))
+	root.AddCommand(uiCmd(g))
 	finishTree(g, root)
 	return root
 }
@@ -475,24 +477,21 @@ func migrateCmd(g *globals) *cobra.Command {
 				return usageError{err}
 			}
 			tally := &progress.Tally{}
-			collector := report.NewCollector("import")
 			o := g.options(dry)
 			o.Password = password
 			o.Concurrency = jobs
-			o.Progress = progress.Multi(o.Progress, tally, collector)
-			res, err := pipeline.Migrate(cmd.Context(), from, to, snap, o)
+			o.Progress = progress.Multi(o.Progress, tally)
+			out, err := migrate.Run(cmd.Context(), from, to, snap, o)
 			g.finish()
 			if err != nil {
 				return err
 			}
-			if !dry {
-				g.recordVerify(from, res.Verify)
+			for _, w := range out.Warnings {
+				fmt.Fprintln(g.stderr, "miexit:", w)
 			}
+			res := out.MigrateResult
 			imp := importSummary(res.Import.Destination, tally)
-			reportPath, next := "", ""
-			if !dry {
-				reportPath, next = writeReport(cmd.Context(), g, from, res, collector)
-			}
+			reportPath, next := out.Report, out.NextStep
 			if g.json {
 				g.summary("migrate", struct {
 					pipeline.MigrateResult
@@ -509,7 +508,7 @@ func migrateCmd(g *globals) *cobra.Command {
 				if imp.Destination != "" {
 					printImport(g.stdout, imp)
 					if !dry {
-						printSummary(g.stdout, imp.Destination, collector.Rows(&res.Export.Counts))
+						printSummary(g.stdout, imp.Destination, out.Summary)
 					}
 				}
 			}
@@ -558,69 +557,4 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(ks)
 	return ks
-}
-
-// writeReport writes report.html and the readable message pages into the
-// snapshot, and returns the report's path and the next step in words. A
-// failure here costs the report, never the migration: it is logged.
-func writeReport(ctx context.Context, g *globals, from string, res pipeline.MigrateResult, c *report.Collector) (string, string) {
-	snapDir := res.Export.Dir
-	in := report.Report{
-		Source: from, Destination: res.Import.Destination, Generated: time.Now(),
-		Rows: c.Rows(&res.Export.Counts), Failures: c.Failures(), Verify: &res.Verify,
-		Thumbnails: res.Export.Counts.Thumbnails,
-	}
-	_, next := report.NextStep(in)
-	snap, snapErr := snapshot.Open(snapDir)
-	if snapErr == nil {
-		c.AddThumbnails(snap.ThumbnailItems())
-	}
-	in.Pictures = c.Pictures(localFolder(from), snapDir)
-	if snapErr == nil {
-		if res.Export.Counts.Messages > 0 {
-			if err := report.WriteConversations(ctx, snap, filepath.Join(snapDir, "messages", "html")); err != nil {
-				fmt.Fprintln(g.stderr, "miexit: message pages not written:", err, reportHint)
-			}
-		}
-		if strings.HasPrefix(res.Import.Destination, "google:") && res.Export.Counts.Contacts > 0 {
-			moved, err := report.MovedContacts(snap, 24)
-			if err != nil {
-				fmt.Fprintln(g.stderr, "miexit: report: contacts not listed:", err)
-			}
-			in.Pictures = append(in.Pictures, moved...)
-		}
-	}
-	p := filepath.Join(snapDir, "report.html")
-	f, err := fsutil.CreateTemp(p)
-	if err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
-		return "", next
-	}
-	if err := report.WriteReport(f, in); err != nil {
-		fsutil.Abort(f)
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
-		return "", next
-	}
-	if err := fsutil.Commit(f, p, false); err != nil {
-		fmt.Fprintln(g.stderr, "miexit: report not written:", err, reportHint)
-		return "", next
-	}
-	return p, next
-}
-
-// localFolder is the folder of an archive:PATH source on this computer,
-// where the report finds the pictures it shows, or "".
-func localFolder(from string) string {
-	scheme, arg, _ := strings.Cut(from, ":")
-	if scheme != "archive" {
-		return ""
-	}
-	if st, err := os.Stat(arg); err != nil || !st.IsDir() {
-		return ""
-	}
-	abs, err := filepath.Abs(arg)
-	if err != nil {
-		return ""
-	}
-	return abs
 }

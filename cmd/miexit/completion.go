@@ -70,9 +70,6 @@ func helpHint(root *cobra.Command, args []string) string {
 	return fmt.Sprintf("Run `%s --help` for usage and examples.", c.CommandPath())
 }
 
-// reportHint follows a report that could not be written.
-const reportHint = "(the copy and its verify are not affected; run the same command again to write it)"
-
 func completionExample(shell string) string {
 	switch shell {
 	case "bash":

@@ -97,6 +97,20 @@ func ReadPhone(ctx context.Context, d *adb.Device) (*Phone, error) {
 	return p, nil
 }
 
+// ReadPhoneBySerial is ReadPhone for the phone with serial over the local
+// adb server ("" when exactly one phone is connected).
+func ReadPhoneBySerial(ctx context.Context, serial string) (*Phone, error) {
+	c, err := adb.New()
+	if err != nil {
+		return nil, err
+	}
+	d, err := c.Pick(ctx, serial)
+	if err != nil {
+		return nil, err
+	}
+	return ReadPhone(ctx, d)
+}
+
 // Account is one line of `dumpsys account`'s account list.
 type Account struct{ Name, Type string }
 

@@ -106,3 +106,22 @@ func thumbs(ps []Picture) []thumb {
 	}
 	return out
 }
+
+// Thumb is a picture ready to show elsewhere (the local web page): its
+// caption, why it is shown, and a reduced JPEG as a data: URI, "" when the
+// picture could not be read.
+type Thumb struct {
+	Title string `json:"title"`
+	Note  string `json:"note"`
+	Src   string `json:"src,omitempty"`
+}
+
+// Thumbnails decodes ps one at a time into reduced copies, as report.html
+// shows them.
+func Thumbnails(ps []Picture) []Thumb {
+	var out []Thumb
+	for _, t := range thumbs(ps) {
+		out = append(out, Thumb{Title: t.Title, Note: t.Note, Src: string(t.Src)})
+	}
+	return out
+}
