@@ -37,7 +37,7 @@ func TestRunTinyPrintsEveryRow(t *testing.T) {
 	}
 	for _, r := range rep.Rows {
 		// CI installs adb: there the ADB rows must really run.
-		isADB := r.ID == RowADB || r.ID == RowADBPull || r.ID == RowADB4
+		isADB := r.ID == RowADB || r.ID == RowADBPull || r.ID == RowADB1
 		if isADB && r.Value == "skipped" && os.Getenv("CI") == "true" {
 			t.Errorf("CI=true but the %s row was skipped: %s", r.ID, r.Note)
 		}
@@ -58,7 +58,7 @@ func TestADBRowsSayWhenAdbIsMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rows) != 3 {
-		t.Fatalf("got %d rows, want adb-pull, adb and adb-parallel4", len(rows))
+		t.Fatalf("got %d rows, want adb-pull, adb and adb-parallel1", len(rows))
 	}
 	for _, r := range rows {
 		if r.Value != "skipped" || !strings.Contains(r.Note, "adb") {

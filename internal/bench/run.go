@@ -81,7 +81,7 @@ const (
 
 // RowIDs lists every row a full run prints.
 var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS,
-	RowADBPull, RowADB, RowADB4, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRSS1, RowRSS10}
+	RowADBPull, RowADB, RowADB1, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRSS1, RowRSS10}
 
 // Run generates the phone under c.Work and measures every figure.
 func Run(ctx context.Context, c Config) (*Report, error) {
@@ -229,7 +229,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.NoADB {
 		add(Row{ID: RowADBPull, Measure: "`adb pull`", Value: "skipped", Note: "-adb=false"})
 		add(Row{ID: RowADB, Measure: "miexit ADB export", Value: "skipped", Note: "-adb=false"})
-		add(Row{ID: RowADB4, Measure: "miexit ADB export, 4 sync sessions", Value: "skipped", Note: "-adb=false"})
+		add(Row{ID: RowADB1, Measure: "miexit ADB export, 1 sync session", Value: "skipped", Note: "-adb=false"})
 	} else {
 		rows, err := adbRows(ctx, c, src)
 		if err != nil {
