@@ -71,6 +71,19 @@ type WrittenLister interface {
 	ListWritten(ctx context.Context, kind mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error]
 }
 
+// A Holder is an Importer for some kinds only (an address book holds
+// contacts): verify checks those kinds and leaves the others out of its
+// table, instead of calling everything else missing.
+type Holder interface {
+	Holds(k mapping.Kind) bool
+}
+
+// Holds reports whether imp's destination takes items of kind k.
+func Holds(imp Importer, k mapping.Kind) bool {
+	h, ok := imp.(Holder)
+	return !ok || h.Holds(k)
+}
+
 // A Closer is an Importer holding resources to release after a run.
 type Closer interface {
 	Close() error

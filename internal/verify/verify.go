@@ -106,6 +106,9 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		return nil
 	}
 	for _, k := range mapping.Kinds {
+		if !importers.Holds(imp, k) {
+			continue
+		}
 		rows[k] = &Row{Kind: k}
 		if wl != nil && !snapshot.WholeFile(k) {
 			// Listed below, only if its document differs.
@@ -121,7 +124,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	deferred := map[mapping.Kind]bool{}
 	if wl != nil {
 		for _, k := range mapping.Kinds {
-			if !snapshot.WholeFile(k) {
+			if !snapshot.WholeFile(k) && rows[k] != nil {
 				deferred[k] = true
 			}
 		}
@@ -188,6 +191,9 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	res.OK = true
 	for _, k := range mapping.Kinds {
 		row := rows[k]
+		if row == nil {
+			continue
+		}
 		row.Extra = len(remote[k])
 		if row.Missing > 0 || row.Different > 0 {
 			res.OK = false
