@@ -16,6 +16,7 @@ import (
 	_ "github.com/miexit/miexit/importers/dropbox"
 	_ "github.com/miexit/miexit/importers/google"
 	_ "github.com/miexit/miexit/importers/onedrive"
+	_ "github.com/miexit/miexit/importers/webdav"
 )
 
 func main() {

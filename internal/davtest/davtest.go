@@ -265,7 +265,9 @@ func Rclone(t testing.TB) *Server {
 	}
 	addr := FreePort(t)
 	lb := &logBuf{}
-	cmd := exec.Command(bin, "serve", "webdav", root, "--addr", addr, "--user", User, "--pass", Password, "--config", "/dev/null")
+	cmd := exec.Command(bin, "serve", "webdav", root, "--addr", addr, "--user", User, "--pass", Password, "--config", "/dev/null",
+		// Tests change the folder behind the server's back; it must see that at once.
+		"--dir-cache-time", "0s", "--poll-interval", "0")
 	// rclone's cache dir would otherwise land in the real $HOME.
 	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "RCLONE_CONFIG=/dev/null")
 	start(t, cmd, addr, lb)
