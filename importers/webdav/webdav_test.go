@@ -51,7 +51,9 @@ func TestConformance(t *testing.T) {
 	srv := davtest.Rclone(t)
 	t.Setenv(dav.EnvUser, davtest.User)
 	t.Setenv(dav.EnvPassword, davtest.Password)
-	local := func(r mapping.Remote) string { return filepath.Join(srv.Dir, "backup", "phone", filepath.FromSlash(r.Path)) }
+	local := func(r mapping.Remote) string {
+		return filepath.Join(srv.Dir, "backup", "phone", filepath.FromSlash(r.Path))
+	}
 	importertest.Run(t, importertest.Harness{
 		New: func(t *testing.T) importers.Importer {
 			im, err := importers.Open(context.Background(), "webdav:"+srv.URL+"backup/phone", importers.Params{ConfigDir: t.TempDir()})
