@@ -409,6 +409,10 @@ func printVerify(w io.Writer, res verify.Result) {
 	fmt.Fprintf(tw, "verify %s\n", res.Destination)
 	fmt.Fprintln(tw, "  kind\tsource\tdestination\tmissing\tdifferent\textra")
 	for _, r := range res.Rows {
+		if r.NotChecked {
+			fmt.Fprintf(tw, "  %s\t%d\tnot checked: this destination does not take them\t\t\t\n", r.Kind, r.Source)
+			continue
+		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Source, r.Destination, r.Missing, r.Different, r.Extra)
 	}
 	tw.Flush()
@@ -427,6 +431,9 @@ func printVerify(w io.Writer, res verify.Result) {
 			detail = " (" + p.Detail + ")"
 		}
 		fmt.Fprintf(w, "  %s %s: %s%s\n", p.Problem, p.Kind, item, detail)
+	}
+	if len(res.Unchecked) > 0 {
+		fmt.Fprintf(w, "Not checked, because %s does not take them: %s. Copy them to a destination that does (dir:, webdav:, ...) and verify there before signing out.\n", res.Destination, kindList(res.Unchecked))
 	}
 	if res.OK {
 		fmt.Fprintln(w, "Everything in the source is at the destination.")
@@ -613,4 +620,12 @@ func localFolder(from string) string {
 		return ""
 	}
 	return abs
+}
+
+func kindList(ks []mapping.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }
