@@ -175,52 +175,72 @@ const propfindBody = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d=
 // folder lists as empty with ok false.
 func (im *Importer) propfind(ctx context.Context, rel, depth string, fn func(rel string, isDir bool, e entry) error) (bool, error) {
 	u := im.urlOf(rel)
-	res, err := im.c.Send(ctx, "webdav: list "+u, dav.Request{
-		Method: "PROPFIND", URL: u, Header: http.Header{"Depth": {depth}, "Content-Type": {"application/xml; charset=utf-8"}},
-		Body: body([]byte(propfindBody)), Size: int64(len(propfindBody)), OK: []int{http.StatusNotFound},
+	type item struct {
+		rel   string
+		isDir bool
+		e     entry
+	}
+	var items []item
+	found := false
+	// A listing cut short (a reset, a server that failed half-way) is
+	// read again whole; fn only sees a complete one.
+	err := im.c.Retry.Do(ctx, "webdav: list "+u, func(ctx context.Context) error {
+		items, found = items[:0], false
+		res, err := im.c.Send(ctx, "webdav: list "+u, dav.Request{
+			Method: "PROPFIND", URL: u, Header: http.Header{"Depth": {depth}, "Content-Type": {"application/xml; charset=utf-8"}},
+			Body: body([]byte(propfindBody)), Size: int64(len(propfindBody)), OK: []int{http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented, http.StatusOK},
+		})
+		if err != nil {
+			return retry.Permanent(err)
+		}
+		defer dav.Drain(res)
+		if res.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		if res.StatusCode != http.StatusMultiStatus {
+			return retry.Permanent(fmt.Errorf("%w: %s answered PROPFIND with HTTP %d, not 207: is it a WebDAV folder? (Nextcloud's is https://HOST/remote.php/dav/files/USER/FOLDER/)", mapping.ErrBadInput, u, res.StatusCode))
+		}
+		found = true
+		for r, err := range dav.MultiStatus(res.Body) {
+			if err != nil {
+				return fmt.Errorf("webdav: list %s: %w", u, err)
+			}
+			ru, err := dav.Resolve(im.base, r.Href)
+			if err != nil {
+				return retry.Permanent(err)
+			}
+			p, ok := strings.CutPrefix(ru.Path, im.base.Path)
+			if !ok && ru.Path+"/" == im.base.Path {
+				p, ok = "", true
+			}
+			if !ok {
+				continue
+			}
+			p = strings.TrimSuffix(p, "/")
+			if p == strings.TrimSuffix(rel, "/") && r.Collection {
+				continue // the folder itself
+			}
+			e := entry{etag: r.Props[dav.GetETag]}
+			e.size, _ = strconv.ParseInt(strings.TrimSpace(r.Props[dav.GetLength]), 10, 64)
+			e.modified, _ = http.ParseTime(strings.TrimSpace(r.Props[dav.GetModified]))
+			for _, f := range strings.Fields(r.Props[dav.OCChecksums]) {
+				if v, ok := strings.CutPrefix(f, "SHA1:"); ok {
+					e.sha1 = strings.ToLower(v)
+				}
+			}
+			items = append(items, item{p, r.Collection, e})
+		}
+		return nil
 	})
 	if err != nil {
 		return false, err
 	}
-	defer dav.Drain(res)
-	if res.StatusCode == http.StatusNotFound {
-		return false, nil
-	}
-	if res.StatusCode != http.StatusMultiStatus {
-		return false, fmt.Errorf("%w: %s answered PROPFIND with HTTP %d, not 207: is it a WebDAV folder? (Nextcloud's is https://HOST/remote.php/dav/files/USER/FOLDER/)", mapping.ErrBadInput, u, res.StatusCode)
-	}
-	for r, err := range dav.MultiStatus(res.Body) {
-		if err != nil {
-			return true, fmt.Errorf("webdav: list %s: %w", u, err)
-		}
-		ru, err := dav.Resolve(im.base, r.Href)
-		if err != nil {
-			return true, err
-		}
-		p, ok := strings.CutPrefix(ru.Path, im.base.Path)
-		if !ok && ru.Path+"/" == im.base.Path {
-			p, ok = "", true
-		}
-		if !ok {
-			continue
-		}
-		p = strings.TrimSuffix(p, "/")
-		if p == strings.TrimSuffix(rel, "/") && r.Collection {
-			continue // the folder itself
-		}
-		e := entry{etag: r.Props[dav.GetETag]}
-		e.size, _ = strconv.ParseInt(strings.TrimSpace(r.Props[dav.GetLength]), 10, 64)
-		e.modified, _ = http.ParseTime(strings.TrimSpace(r.Props[dav.GetModified]))
-		for _, f := range strings.Fields(r.Props[dav.OCChecksums]) {
-			if v, ok := strings.CutPrefix(f, "SHA1:"); ok {
-				e.sha1 = strings.ToLower(v)
-			}
-		}
-		if err := fn(p, r.Collection, e); err != nil {
+	for _, it := range items {
+		if err := fn(it.rel, it.isDir, it.e); err != nil {
 			return true, err
 		}
 	}
-	return true, nil
+	return found, nil
 }
 
 // walk lists the base folder recursively, one Depth 1 PROPFIND per folder
@@ -636,6 +656,12 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 	dav.Drain(res)
 	mtimeOK := strings.EqualFold(res.Header.Get("X-OC-Mtime"), "accepted")
 	moved, err := im.move(ctx, part, rel, replace)
+	var se *dav.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound && im.landed(ctx, rel, e.Size) {
+		// The part is gone and rel holds its size: a MOVE that went
+		// through, whose answer was lost and whose retry found no part.
+		moved, err = true, nil
+	}
 	if err == nil && !moved {
 		// A file appeared at rel since the listing (or a lost answer of
 		// ours): compare before anything else.
@@ -664,6 +690,16 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return "", fmt.Errorf("webdav: %s has SHA1 %s after the upload, not the snapshot's: run again", im.urlOf(rel), got.sha1)
 	}
 	return progress.Copied, led.Put(im.Name(), rel, ledger.Record{SHA256: e.SHA256, Size: got.size, ModTime: got.modified, Extra: map[string]string{"etag": got.etag, "sha1": hex.EncodeToString(h1.Sum(nil))}})
+}
+
+// landed: rel is there with size bytes.
+func (im *Importer) landed(ctx context.Context, rel string, size int64) bool {
+	found := false
+	_, err := im.propfind(ctx, rel, "0", func(_ string, isDir bool, en entry) error {
+		found = !isDir && en.size == size
+		return nil
+	})
+	return err == nil && found
 }
 
 func (im *Importer) noteMtime(wanted, held bool) {

@@ -176,7 +176,7 @@ func TestBadInput(t *testing.T) {
 			}
 			return davtest.Fault{}
 		})
-		if err := run(t, newImp(t, srv.URL)); !strings.Contains(err.Error(), srv.URL) {
+		if err := run(t, newImp(t, srv.URL)); !errors.Is(err, mapping.ErrBadInput) || !strings.Contains(err.Error(), srv.URL) || !strings.Contains(err.Error(), "is it a WebDAV folder") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -313,3 +313,37 @@ func (s *Server) MkAddressBook(t testing.TB, p string) string {
 	}
 	return strings.TrimSuffix(s.URL, "/") + p
 }
+
+// Transient returns a fault function that hits every nth write request
+// (PUT, MOVE, MKCOL, DELETE, PROPPATCH) with one of: a reset before the
+// server sees it, a reset after it did the work (the answer lost), 503,
+// 423 Locked; in turn. A request is faulted once at most, so a retry of
+// it goes through. Hits lists the faults injected ("reset-after MOVE /x").
+func Transient(n int) (f func(r *http.Request) Fault, hits func() []string) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	count := 0
+	var injected []string
+	names := []string{"reset", "reset-after", "503", "423"}
+	kinds := []Fault{{Reset: true}, {Reset: true, After: true}, {Status: http.StatusServiceUnavailable}, {Status: http.StatusLocked}}
+	f = func(r *http.Request) Fault {
+		if !isWrite(r.Method) {
+			return Fault{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		id := r.Method + " " + r.URL.Path + " " + r.Header.Get("Destination")
+		if seen[id] {
+			return Fault{}
+		}
+		seen[id] = true
+		count++
+		if count%n != 0 {
+			return Fault{}
+		}
+		i := len(injected) % len(kinds)
+		injected = append(injected, names[i]+" "+r.Method+" "+r.URL.Path)
+		return kinds[i]
+	}
+	return f, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), injected...) }
+}
