@@ -657,9 +657,9 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 	mtimeOK := strings.EqualFold(res.Header.Get("X-OC-Mtime"), "accepted")
 	moved, err := im.move(ctx, part, rel, replace)
 	var se *dav.StatusError
-	if errors.As(err, &se) && se.Status == http.StatusNotFound && im.landed(ctx, rel, e.Size) {
-		// The part is gone and rel holds its size: a MOVE that went
-		// through, whose answer was lost and whose retry found no part.
+	if (errors.As(err, &se) && se.Status == http.StatusNotFound || err == nil && !moved) && im.landed(ctx, part, rel, e.Size) {
+		// A MOVE that went through, its answer lost, and its retry
+		// answered 404 (no part) or 412 (rel there now).
 		moved, err = true, nil
 	}
 	if err == nil && !moved {
@@ -692,10 +692,14 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return progress.Copied, led.Put(im.Name(), rel, ledger.Record{SHA256: e.SHA256, Size: got.size, ModTime: got.modified, Extra: map[string]string{"etag": got.etag, "sha1": hex.EncodeToString(h1.Sum(nil))}})
 }
 
-// landed: rel is there with size bytes.
-func (im *Importer) landed(ctx context.Context, rel string, size int64) bool {
+// landed: the part is gone and rel is there with its size.
+func (im *Importer) landed(ctx context.Context, part, rel string, size int64) bool {
+	partThere, err := im.propfind(ctx, part, "0", func(string, bool, entry) error { return nil })
+	if err != nil || partThere {
+		return false
+	}
 	found := false
-	_, err := im.propfind(ctx, rel, "0", func(_ string, isDir bool, en entry) error {
+	_, err = im.propfind(ctx, rel, "0", func(_ string, isDir bool, en entry) error {
 		found = !isDir && en.size == size
 		return nil
 	})
