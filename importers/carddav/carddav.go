@@ -189,7 +189,7 @@ func (im *Importer) resolve(ctx context.Context, create bool) error {
 		return err
 	}
 	if isBook {
-		books, err := dc.FindAddressBooks(ctx, im.base.Path)
+		books, err := im.findBooks(ctx, dc, im.base.Path)
 		if err != nil {
 			return fmt.Errorf("carddav: read the address book %s: %w", im.base.Redacted(), err)
 		}
@@ -206,7 +206,7 @@ func (im *Importer) resolve(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
-	books, err := dc.FindAddressBooks(ctx, home.Path)
+	books, err := im.findBooks(ctx, dc, home.Path)
 	if err != nil {
 		return fmt.Errorf("carddav: list the address books at %s: %w", home.Redacted(), err)
 	}
@@ -228,7 +228,7 @@ func (im *Importer) resolve(ctx context.Context, create bool) error {
 			return err
 		}
 		im.log.Warn("carddav: the account had no address book; created one", "url", u.Redacted())
-		books, err := dc.FindAddressBooks(ctx, u.Path)
+		books, err := im.findBooks(ctx, dc, u.Path)
 		if err == nil && len(books) == 1 {
 			im.use(u, books[0])
 		} else {
@@ -242,6 +242,19 @@ func (im *Importer) resolve(ctx context.Context, create bool) error {
 		names = append(names, "carddav:"+u.String())
 	}
 	return fmt.Errorf("%w: %s holds %d address books; choose one: %s", mapping.ErrBadInput, home.Redacted(), len(books), strings.Join(names, ", "))
+}
+
+// findBooks is go-webdav's FindAddressBooks under the retry policy: the
+// credentials were checked by then, so what fails here is the network or
+// a listing cut short.
+func (im *Importer) findBooks(ctx context.Context, dc *carddav.Client, p string) ([]carddav.AddressBook, error) {
+	var books []carddav.AddressBook
+	err := im.c.Retry.Do(ctx, "carddav: list the address books at "+p, func(ctx context.Context) error {
+		var err error
+		books, err = dc.FindAddressBooks(ctx, p)
+		return err
+	})
+	return books, err
 }
 
 func (im *Importer) use(u *url.URL, b carddav.AddressBook) {
@@ -491,27 +504,35 @@ func contacts(snap *snapshot.Reader) iter.Seq2[card, error] {
 func (im *Importer) etags(ctx context.Context) (map[string]remoteCard, error) {
 	book := im.bookURL()
 	const body = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>`
-	res, err := im.c.Send(ctx, "carddav: list "+book.Redacted(), dav.Request{
-		Method: "PROPFIND", URL: book.String(), Header: http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}},
-		Body: bodyOf([]byte(body)), Size: int64(len(body)),
+	have := map[string]remoteCard{}
+	// A listing cut short is read again whole.
+	err := im.c.Retry.Do(ctx, "carddav: list "+book.Redacted(), func(ctx context.Context) error {
+		clear(have)
+		res, err := im.c.Send(ctx, "carddav: list "+book.Redacted(), dav.Request{
+			Method: "PROPFIND", URL: book.String(), Header: http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}},
+			Body: bodyOf([]byte(body)), Size: int64(len(body)),
+		})
+		if err != nil {
+			return retry.Permanent(err)
+		}
+		defer dav.Drain(res)
+		for r, err := range dav.MultiStatus(res.Body) {
+			if err != nil {
+				return fmt.Errorf("carddav: list %s: %w", book.Redacted(), err)
+			}
+			if r.Collection {
+				continue
+			}
+			u, err := dav.Resolve(book, r.Href)
+			if err != nil {
+				return retry.Permanent(err)
+			}
+			have[path.Base(u.Path)] = remoteCard{etag: r.Props[dav.GetETag]}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	defer dav.Drain(res)
-	have := map[string]remoteCard{}
-	for r, err := range dav.MultiStatus(res.Body) {
-		if err != nil {
-			return nil, fmt.Errorf("carddav: list %s: %w", book.Redacted(), err)
-		}
-		if r.Collection {
-			continue
-		}
-		u, err := dav.Resolve(book, r.Href)
-		if err != nil {
-			return nil, err
-		}
-		have[path.Base(u.Path)] = remoteCard{etag: r.Props[dav.GetETag]}
 	}
 	return have, nil
 }
@@ -760,44 +781,53 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 		}
 		book := im.bookURL()
 		const q = `<?xml version="1.0" encoding="utf-8"?><c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop></c:addressbook-query>`
-		res, err := im.c.Send(ctx, "carddav: list "+book.Redacted(), dav.Request{
-			Method: "REPORT", URL: book.String(), Header: http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}},
-			Body: bodyOf([]byte(q)), Size: int64(len(q)),
-		})
-		if err != nil {
-			yield(mapping.Remote{}, err)
-			return
-		}
-		defer dav.Drain(res)
 		type found struct {
 			r    mapping.Remote
 			best bool
 		}
 		byKey := map[string]found{}
 		var order []string
-		for r, err := range dav.MultiStatus(res.Body) {
+		// Nothing is yielded before the whole book is read, so a REPORT
+		// cut short is read again whole.
+		err = im.c.Retry.Do(ctx, "carddav: list "+book.Redacted(), func(ctx context.Context) error {
+			clear(byKey)
+			order = order[:0]
+			res, err := im.c.Send(ctx, "carddav: list "+book.Redacted(), dav.Request{
+				Method: "REPORT", URL: book.String(), Header: http.Header{"Depth": {"1"}, "Content-Type": {"application/xml; charset=utf-8"}},
+				Body: bodyOf([]byte(q)), Size: int64(len(q)),
+			})
 			if err != nil {
-				yield(mapping.Remote{}, fmt.Errorf("carddav: list %s: %w", book.Redacted(), err))
-				return
+				return retry.Permanent(err)
 			}
-			data, ok := r.Props[dav.AddressData]
-			if !ok || r.Collection {
-				continue
+			defer dav.Drain(res)
+			for r, err := range dav.MultiStatus(res.Body) {
+				if err != nil {
+					return fmt.Errorf("carddav: list %s: %w", book.Redacted(), err)
+				}
+				data, ok := r.Props[dav.AddressData]
+				if !ok || r.Collection {
+					continue
+				}
+				key, sha, err := Fingerprint(strings.NewReader(data), r.Href)
+				if err != nil {
+					continue // not a card miexit wrote
+				}
+				name := path.Base(r.Href)
+				best := name == keptName(key, sha)
+				rem := mapping.Remote{Kind: mapping.KindContact, Key: key, Path: snapshot.ContactsPath, Size: int64(len(data)), SHA256: sha}
+				prev, seen := byKey[key]
+				if !seen {
+					order = append(order, key)
+				}
+				if !seen || (best && !prev.best) {
+					byKey[key] = found{rem, best}
+				}
 			}
-			key, sha, err := Fingerprint(strings.NewReader(data), r.Href)
-			if err != nil {
-				continue // not a card miexit wrote
-			}
-			name := path.Base(r.Href)
-			best := name == keptName(key, sha)
-			rem := mapping.Remote{Kind: mapping.KindContact, Key: key, Path: snapshot.ContactsPath, Size: int64(len(data)), SHA256: sha}
-			prev, seen := byKey[key]
-			if !seen {
-				order = append(order, key)
-			}
-			if !seen || (best && !prev.best) {
-				byKey[key] = found{rem, best}
-			}
+			return nil
+		})
+		if err != nil {
+			yield(mapping.Remote{}, err)
+			return
 		}
 		for _, k := range order {
 			if !yield(byKey[k].r, nil) {

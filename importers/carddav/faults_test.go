@@ -94,3 +94,39 @@ func keys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A listing cut short (the REPORT verify reads, the PROPFIND import
+// reads) is read again whole: verify still sees every card once, and the
+// import still writes nothing it need not.
+func TestTruncatedListings(t *testing.T) {
+	srv := davtest.Radicale(t)
+	bookURL := srv.MkAddressBook(t, "/"+davtest.User+"/t/")
+	ctx := context.Background()
+	led := openLedger(t, t.TempDir())
+	snap := importertest.Build(t, filepath.Join(t.TempDir(), "s"), "t")
+	if err := newImp(t, bookURL).Import(ctx, snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	cut := map[string]bool{}
+	srv.SetFault(func(r *http.Request) davtest.Fault {
+		if (r.Method == "REPORT" || r.Method == "PROPFIND" && r.Header.Get("Depth") == "1") && !cut[r.Method] {
+			cut[r.Method] = true
+			return davtest.Fault{Truncate: true}
+		}
+		return davtest.Fault{}
+	})
+	before := srv.Writes()
+	if err := newImp(t, bookURL).Import(ctx, snap, led, nil); err != nil {
+		t.Fatalf("import after a cut listing: %v", err)
+	}
+	if n := srv.Writes() - before; n != 0 {
+		t.Errorf("%d writes after a cut listing", n)
+	}
+	res, err := verify.Run(ctx, snap, newImp(t, bookURL), led)
+	if err != nil || !res.CheckedOK() || res.Rows[0].Destination != 3 {
+		t.Fatalf("verify after a cut REPORT: %v %+v", err, res)
+	}
+	if !cut["REPORT"] || !cut["PROPFIND"] {
+		t.Errorf("faults injected: %v", cut)
+	}
+}

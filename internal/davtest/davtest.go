@@ -58,6 +58,9 @@ type Fault struct {
 	// Reset, passes the request on first (the server did the work, the
 	// answer is lost).
 	Reset, After bool
+	// Truncate passes the request on and sends part of the answer: its
+	// full Content-Length, half its body, then closes.
+	Truncate bool
 }
 
 // SetFault installs f, asked for every request reaching the proxy (nil
@@ -121,6 +124,11 @@ func (s *Server) proxy(t testing.TB) {
 			rec := netfault.NewRecorder()
 			rp.ServeHTTP(rec, r)
 			netfault.Reset(w)
+			return
+		case ft.Truncate:
+			rec := netfault.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			rec.Truncate(w)
 			return
 		}
 		s.mu.Lock()
