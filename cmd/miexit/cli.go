@@ -47,6 +47,14 @@ func (g gapError) Error() string {
 		missing += r.Missing
 		different += r.Different
 	}
+	if missing == 0 && different == 0 && len(g.res.Unchecked) > 0 {
+		// Nothing to re-import here: the rest needs another destination.
+		kinds := make([]string, len(g.res.Unchecked))
+		for i, k := range g.res.Unchecked {
+			kinds[i] = string(k)
+		}
+		return fmt.Sprintf("verify: everything %s takes is there, but it does not take %s: copy those to another destination (dir:, webdav:, ...) and verify there", g.res.Destination, strings.Join(kinds, ", "))
+	}
 	return fmt.Sprintf("verify: %d missing and %d different at %s; run `miexit import` (or migrate) again to copy them, then verify", missing, different, g.res.Destination)
 }
 

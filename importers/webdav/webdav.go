@@ -24,6 +24,12 @@
 // are offered; If-None-Match: * on PUT is ignored (hence the move with
 // Overwrite: F, which it honours with 412).
 //
+// Ledger records are kept under Name(), "webdav:" and the normalized
+// URL, without the user: a record only spares a download when the
+// listing still shows the size and ETag it recorded, so a record from
+// another account at the same URL can never make a missing or changed
+// file count as there.
+//
 // Requests per run: one PROPFIND Depth 1 per remote folder to list; per
 // file to copy, up to one MKCOL per missing folder, a PUT, a MOVE, a
 // PROPFIND Depth 0, and a PROPPATCH until the server has refused one.
