@@ -206,6 +206,11 @@ func (im *Importer) resolve(ctx context.Context, create bool) error {
 	if err != nil {
 		return err
 	}
+	// The home set may be on another host than the URL given: ask there.
+	dc, err = carddav.NewClient(im.c, (&url.URL{Scheme: home.Scheme, Host: home.Host, Path: "/"}).String())
+	if err != nil {
+		return err
+	}
 	books, err := im.findBooks(ctx, dc, home.Path)
 	if err != nil {
 		return fmt.Errorf("carddav: list the address books at %s: %w", home.Redacted(), err)
@@ -282,11 +287,11 @@ func (im *Importer) findHome(ctx context.Context) (*url.URL, error) {
 		if err != nil || p == "" {
 			return nil, fmt.Errorf("no current-user-principal: %v", err)
 		}
-		h, err := dc.FindAddressBookHomeSet(ctx, p)
-		if err != nil || h == "" {
-			return nil, fmt.Errorf("no addressbook-home-set on %s: %v", p, err)
+		pu, err := dav.Resolve(start, p)
+		if err != nil {
+			return nil, err
 		}
-		return dav.Resolve(start, h)
+		return im.homeSet(ctx, pu)
 	}
 	home, err := try(im.base)
 	if err == nil {
@@ -299,6 +304,40 @@ func (im *Importer) findHome(ctx context.Context) (*url.URL, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: %s is not an address book, and discovery found none from it (%v): give the address book's own URL, as in carddav:https://cloud.example.org/remote.php/dav/addressbooks/users/me/contacts/", mapping.ErrBadInput, im.base.Redacted(), err)
+}
+
+// homeSet reads the principal's addressbook-home-set itself, not through
+// go-webdav, which keeps only the href's path: iCloud's home set is an
+// absolute URL on another host.
+func (im *Importer) homeSet(ctx context.Context, principal *url.URL) (*url.URL, error) {
+	const body = `<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><c:addressbook-home-set/></d:prop></d:propfind>`
+	var home string
+	err := im.c.Retry.Do(ctx, "carddav: read "+principal.Redacted(), func(ctx context.Context) error {
+		res, err := im.c.Send(ctx, "carddav: read "+principal.Redacted(), dav.Request{
+			Method: "PROPFIND", URL: principal.String(), Header: http.Header{"Depth": {"0"}, "Content-Type": {"application/xml; charset=utf-8"}},
+			Body: bodyOf([]byte(body)), Size: int64(len(body)),
+		})
+		if err != nil {
+			return retry.Permanent(err)
+		}
+		defer dav.Drain(res)
+		for r, err := range dav.MultiStatus(res.Body) {
+			if err != nil {
+				return err
+			}
+			if h := r.Hrefs[dav.HomeSet]; h != "" {
+				home = h
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if home == "" {
+		return nil, fmt.Errorf("no addressbook-home-set on %s", principal.Redacted())
+	}
+	return dav.Resolve(principal, home)
 }
 
 // wellKnown asks the host's /.well-known/carddav where CardDAV lives,

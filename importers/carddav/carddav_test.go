@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miexit/miexit/importers"
@@ -315,5 +320,52 @@ func TestResourceName(t *testing.T) {
 	}
 	if ResourceName("a/b") == ResourceName("a/c") {
 		t.Error("two keys share a name")
+	}
+}
+
+// An addressbook-home-set on another host, as iCloud answers (an absolute
+// URL on pNN-contacts.icloud.com): discovery goes there. A front server
+// answers for Radicale and turns the home set into an absolute URL on the
+// counting proxy; every card must be written through that proxy.
+func TestHomeSetOnAnotherHost(t *testing.T) {
+	srv := davtest.Radicale(t)
+	direct, _ := url.Parse(srv.Direct)
+	rp := httputil.NewSingleHostReverseProxy(direct)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		director(r)
+		r.Header.Del("Accept-Encoding") // a body to rewrite, not gzip
+	}
+	rp.ModifyResponse = func(res *http.Response) error {
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		home := "<href>/" + davtest.User + "/</href></CR:addressbook-home-set>"
+		b = bytes.ReplaceAll(b, []byte(home), []byte("<href>"+srv.URL+davtest.User+"/</href></CR:addressbook-home-set>"))
+		res.Body = io.NopCloser(bytes.NewReader(b))
+		res.ContentLength = int64(len(b))
+		res.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	var frontWrites atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut || r.Method == "MKCOL" {
+			frontWrites.Add(1)
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	snap := importertest.Build(t, filepath.Join(t.TempDir(), "s"), "h")
+	im := newImp(t, front.URL+"/")
+	if err := im.Import(context.Background(), snap, openLedger(t, t.TempDir()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(im.Book(), srv.URL) {
+		t.Errorf("book %s, want one under the home set's host %s", im.Book(), srv.URL)
+	}
+	if frontWrites.Load() != 0 || srv.Writes() != 4 {
+		t.Errorf("writes: %d through the front, %d through the home set's host (want 0 and 1 MKCOL + 3 PUTs)", frontWrites.Load(), srv.Writes())
 	}
 }

@@ -308,6 +308,10 @@ type Response struct {
 	Href   string
 	Status int // of the response itself or its 200 propstat
 	Props  map[xml.Name]string
+	// Hrefs holds, for properties whose value is a DAV:href (a principal,
+	// a home set), that href as the server wrote it: absolute URLs keep
+	// their host (iCloud's home set is on another one).
+	Hrefs map[xml.Name]string
 	// Collection, AddressBook: what resourcetype said.
 	Collection, AddressBook bool
 }
@@ -328,6 +332,7 @@ type xmlProp struct {
 	Inner   string `xml:",chardata"`
 	Kids    []struct {
 		XMLName xml.Name
+		Text    string `xml:",chardata"`
 	} `xml:",any"`
 }
 
@@ -348,6 +353,7 @@ var (
 	GetLength    = xml.Name{Space: "DAV:", Local: "getcontentlength"}
 	GetModified  = xml.Name{Space: "DAV:", Local: "getlastmodified"}
 	AddressData  = xml.Name{Space: "urn:ietf:params:xml:ns:carddav", Local: "address-data"}
+	HomeSet      = xml.Name{Space: "urn:ietf:params:xml:ns:carddav", Local: "addressbook-home-set"}
 	OCChecksums  = xml.Name{Space: "http://owncloud.org/ns", Local: "checksums"}
 )
 
@@ -374,7 +380,7 @@ func MultiStatus(body io.Reader) iter.Seq2[Response, error] {
 				yield(Response{}, fmt.Errorf("read multistatus: %w", err))
 				return
 			}
-			r := Response{Href: strings.TrimSpace(xr.Href), Status: statusCode(xr.Status), Props: map[xml.Name]string{}}
+			r := Response{Href: strings.TrimSpace(xr.Href), Status: statusCode(xr.Status), Props: map[xml.Name]string{}, Hrefs: map[xml.Name]string{}}
 			for _, ps := range xr.Propstat {
 				st := statusCode(ps.Status)
 				if st != http.StatusOK {
@@ -383,6 +389,12 @@ func MultiStatus(body io.Reader) iter.Seq2[Response, error] {
 				r.Status = st
 				for _, p := range ps.Prop.Any {
 					r.Props[p.XMLName] = p.Inner
+					for _, k := range p.Kids {
+						if k.XMLName.Space == "DAV:" && k.XMLName.Local == "href" {
+							r.Hrefs[p.XMLName] = strings.TrimSpace(k.Text)
+							break
+						}
+					}
 					if p.XMLName == ResourceType {
 						for _, k := range p.Kids {
 							switch {
