@@ -110,6 +110,19 @@ func LedgerKey(ctx context.Context, imp Importer) (string, error) {
 	return imp.Name() + " account=" + id, nil
 }
 
+// A Holder is an Importer for some kinds only (an address book holds
+// contacts): verify checks those kinds and shows the others as "not
+// checked" (never a pass), instead of calling everything else missing.
+type Holder interface {
+	Holds(k mapping.Kind) bool
+}
+
+// Holds reports whether imp's destination takes items of kind k.
+func Holds(imp Importer, k mapping.Kind) bool {
+	h, ok := imp.(Holder)
+	return !ok || h.Holds(k)
+}
+
 // A Closer is an Importer holding resources to release after a run.
 type Closer interface {
 	Close() error

@@ -26,9 +26,11 @@ func authCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "auth SERVICE",
 		Short:   "Sign in to a source or destination once; tokens are stored 0600 and never printed",
-		Example: "  miexit auth google\n  miexit auth dropbox --app-key KEY\n  miexit auth onedrive --client-id ID\n  miexit auth micloud --region eu",
+		Example: "  miexit auth google\n  miexit auth dropbox --app-key KEY\n  miexit auth onedrive --client-id ID\n  miexit auth micloud --region eu\n  miexit auth carddav https://cloud.example.org/remote.php/dav/\n  miexit auth webdav https://nas.local:5006/miexit/",
 	}
-	c.AddCommand(authGoogleCmd(g), authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g))
+	c.AddCommand(authGoogleCmd(g), authMiCloudCmd(g), authDropboxCmd(g), authOneDriveCmd(g),
+		authDavCmd(g, "carddav", "  miexit auth carddav https://cloud.example.org/remote.php/dav/\n  miexit auth carddav https://carddav.fastmail.com/\n  MIEXIT_DAV_USER=me MIEXIT_DAV_PASSWORD=... miexit auth carddav https://contacts.icloud.com/"),
+		authDavCmd(g, "webdav", "  miexit auth webdav https://cloud.example.org/remote.php/dav/files/me/\n  miexit auth webdav https://nas.local:5006/miexit/"))
 	return c
 }
 

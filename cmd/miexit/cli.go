@@ -43,6 +43,14 @@ func (g gapError) Error() string {
 		missing += r.Missing
 		different += r.Different
 	}
+	if missing == 0 && different == 0 && len(g.res.Unchecked) > 0 {
+		// Nothing to re-import here: the rest needs another destination.
+		kinds := make([]string, len(g.res.Unchecked))
+		for i, k := range g.res.Unchecked {
+			kinds[i] = string(k)
+		}
+		return fmt.Sprintf("verify: everything %s takes is there, but it does not take %s: copy those to another destination (dir:, webdav:, ...) and verify there", g.res.Destination, strings.Join(kinds, ", "))
+	}
 	return fmt.Sprintf("verify: %d missing and %d different at %s; run `miexit import` (or migrate) again to copy them, then verify", missing, different, g.res.Destination)
 }
 
@@ -414,6 +422,10 @@ func printVerify(w io.Writer, res verify.Result) {
 	fmt.Fprintf(tw, "verify %s\n", res.Destination)
 	fmt.Fprintln(tw, "  kind\tsource\tdestination\tmissing\tdifferent\textra")
 	for _, r := range res.Rows {
+		if r.NotChecked {
+			fmt.Fprintf(tw, "  %s\t%d\tnot checked: this destination does not take them\t\t\t\n", r.Kind, r.Source)
+			continue
+		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\n", r.Kind, r.Source, r.Destination, r.Missing, r.Different, r.Extra)
 	}
 	tw.Flush()
@@ -435,6 +447,9 @@ func printVerify(w io.Writer, res verify.Result) {
 			detail = " (" + p.Detail + ")"
 		}
 		fmt.Fprintf(w, "  %s %s: %s%s\n", p.Problem, p.Kind, item, detail)
+	}
+	if len(res.Unchecked) > 0 {
+		fmt.Fprintf(w, "Not checked, because %s does not take them: %s. Copy them to a destination that does (dir:, webdav:, ...) and verify there before signing out.\n", res.Destination, kindList(res.Unchecked))
 	}
 	if res.OK {
 		fmt.Fprintln(w, "Everything in the source is at the destination.")
@@ -557,4 +572,11 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+func kindList(ks []mapping.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }

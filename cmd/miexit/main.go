@@ -11,10 +11,12 @@ import (
 	_ "github.com/miexit/miexit/exporters/adb"
 	_ "github.com/miexit/miexit/exporters/archive"
 	_ "github.com/miexit/miexit/exporters/micloud"
+	_ "github.com/miexit/miexit/importers/carddav"
 	_ "github.com/miexit/miexit/importers/dir"
 	_ "github.com/miexit/miexit/importers/dropbox"
 	_ "github.com/miexit/miexit/importers/google"
 	_ "github.com/miexit/miexit/importers/onedrive"
+	_ "github.com/miexit/miexit/importers/webdav"
 )
 
 func main() {

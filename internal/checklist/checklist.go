@@ -175,6 +175,9 @@ type KindCheck struct {
 	Items       int          `json:"items"` // in the source
 	Missing     int          `json:"missing"`
 	Different   int          `json:"different"`
+	// NotChecked: no verify ever checked this kind; the only one on
+	// record was at a destination that does not take it.
+	NotChecked bool `json:"not_checked,omitempty"`
 }
 
 // Step is one thing to do before and after signing out.
@@ -229,7 +232,7 @@ func Build(in Input) Report {
 		hist = slices.DeleteFunc(slices.Clone(hist), func(rec verifylog.Record) bool { return rec.Destination != in.Destination })
 	}
 	last := verifylog.LastByKind(hist)
-	var failed []string
+	var failed, unchecked []string
 	for _, k := range append(slices.Clone(mapping.Kinds), extraKinds(last)...) {
 		kr, ok := last[k]
 		if !ok {
@@ -237,9 +240,12 @@ func Build(in Input) Report {
 		}
 		r.Verify = append(r.Verify, KindCheck{
 			Kind: k, Passed: kr.Passed, Time: kr.Time, Source: kr.Source, Destination: kr.Destination,
-			Items: kr.Row.Source, Missing: kr.Row.Missing, Different: kr.Row.Different,
+			Items: kr.Row.Source, Missing: kr.Row.Missing, Different: kr.Row.Different, NotChecked: kr.Row.NotChecked,
 		})
-		if !kr.Passed {
+		switch {
+		case kr.Row.NotChecked:
+			unchecked = append(unchecked, string(k))
+		case !kr.Passed:
 			failed = append(failed, string(k))
 		}
 	}
@@ -253,6 +259,8 @@ func Build(in Input) Report {
 		r.Verdict = "Not safe to sign out yet: nothing was ever verified. Run `miexit migrate --from SRC --to DEST` (or `miexit verify`) for each source first."
 	case len(failed) > 0:
 		r.Verdict = fmt.Sprintf("Not safe to sign out yet: the last verify found gaps in %s. Run `miexit migrate` (or import) again for them, then verify until it passes.", strings.Join(failed, ", "))
+	case len(unchecked) > 0:
+		r.Verdict = fmt.Sprintf("Not safe to sign out yet: %s were never checked at a destination that takes them (the only verify of them was at %s, which holds other kinds). Copy them with `miexit migrate --from SRC --to DEST` to a destination that takes them (dir:, webdav:, ...).", strings.Join(unchecked, ", "), last[mapping.Kind(unchecked[0])].Destination)
 	default:
 		r.Safe = true
 		r.Verdict = "Safe to sign out: the last verify of every kind of data passed. Follow the steps below in order."

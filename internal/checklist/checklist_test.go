@@ -80,6 +80,10 @@ func TestBuild(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	pass := []verifylog.Record{rec(t0, "google", verify.Row{Kind: mapping.KindContact, Source: 3, Destination: 3}, verify.Row{Kind: mapping.KindMedia, Source: 2, Destination: 2})}
 	failLater := append(pass[:1:1], rec(t0.Add(time.Hour), "dir:/x", verify.Row{Kind: mapping.KindMedia, Source: 2, Missing: 1}))
+	// An address book checks contacts only: its verify rows for photos
+	// say not checked, with the snapshot's count.
+	cardOnly := []verifylog.Record{rec(t0, "carddav:https://dav.example/", verify.Row{Kind: mapping.KindContact, Source: 3, Destination: 3}, verify.Row{Kind: mapping.KindMedia, Source: 2, NotChecked: true})}
+	cardAfterDir := append(pass[:1:1], rec(t0.Add(time.Hour), "carddav:https://dav.example/", verify.Row{Kind: mapping.KindContact, Source: 3, Destination: 3}, verify.Row{Kind: mapping.KindMedia, Source: 2, NotChecked: true}))
 	signedIn := &Phone{Serial: "s", AccountChecked: true, XiaomiAccounts: []string{"12***90"}}
 	signedOut := &Phone{Serial: "s", AccountChecked: true, XiaomiAccounts: []string{}}
 	unknown := &Phone{Serial: "s", AccountProblem: "dumpsys failed"}
@@ -104,6 +108,10 @@ func TestBuild(t *testing.T) {
 			map[string]Status{"verify": ToDo, "sign-out": Blocked}, false},
 		{"only another destination verified", Input{History: pass, Destination: "dir:/y"}, false, "nothing was ever verified at dir:/y",
 			map[string]Status{"sign-out": Blocked}, false},
+		{"only an address book verified: photos copied nowhere", Input{PhoneAsked: true, Phone: signedOut, History: cardOnly}, false, "media were never checked",
+			map[string]Status{"verify": ToDo}, false},
+		{"an address book's verify after a passing one of photos elsewhere", Input{PhoneAsked: true, Phone: signedOut, History: cardAfterDir}, true, "Safe",
+			map[string]Status{}, false},
 		{"unreadable history", Input{History: pass, HistoryErr: errors.New("line 3: bad")}, false, "cannot be read",
 			map[string]Status{"verify": ToDo}, false},
 		{"accounts unreadable", Input{PhoneAsked: true, Phone: unknown, History: pass}, true, "Safe",

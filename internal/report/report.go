@@ -67,6 +67,8 @@ func NextStep(in Report) (safe bool, text string) {
 	switch {
 	case in.Verify == nil:
 		return false, "Not safe to sign out yet: verify has not run. Run miexit verify against the destination, and sign out of Mi Cloud only when it passes for every kind."
+	case !in.Verify.OK && len(in.Verify.Problems) == 0 && len(in.Verify.Unchecked) > 0:
+		return false, fmt.Sprintf("Not safe to sign out yet: %s does not take %s, so verify did not check them and they are copied nowhere yet. Copy them to another destination (dir:, webdav:, ...) and verify there.", in.Verify.Destination, in.Verify.Unchecked)
 	case !in.Verify.OK:
 		n := len(in.Verify.Problems)
 		return false, fmt.Sprintf("Not safe to sign out yet: verify found %d missing or different item(s). Run the import again, then verify; sign out of Mi Cloud only when verify passes for every kind.", n)
@@ -75,7 +77,7 @@ func NextStep(in Report) (safe bool, text string) {
 	}
 	verified := map[mapping.Kind]bool{}
 	for _, r := range in.Verify.Rows {
-		verified[r.Kind] = true
+		verified[r.Kind] = !r.NotChecked
 	}
 	for _, r := range in.Rows {
 		if r.Found > 0 && !verified[r.Kind] {

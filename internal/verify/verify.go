@@ -28,6 +28,11 @@ type Row struct {
 	// Extra counts items the destination holds that the snapshot does
 	// not; they are reported, never a failure (a backup may hold more).
 	Extra int `json:"extra"`
+	// NotChecked: the destination does not take this kind (an address
+	// book holds contacts only), so nothing of it was looked for there;
+	// Source still counts the snapshot's items, which are copied nowhere
+	// by this destination.
+	NotChecked bool `json:"not_checked,omitempty"`
 }
 
 // Problem names one item that is missing or different.
@@ -44,11 +49,31 @@ type Result struct {
 	Destination string    `json:"destination"`
 	Rows        []Row     `json:"rows"`
 	Problems    []Problem `json:"problems"`
-	OK          bool      `json:"ok"`
+	// OK: every item of the snapshot is at the destination. A kind the
+	// destination does not take, with items in the snapshot, is not
+	// there, so OK is false even with no Problems (see Unchecked).
+	OK bool `json:"ok"`
+	// Unchecked lists the kinds with items in the snapshot that the
+	// destination does not take: they need another destination.
+	Unchecked []mapping.Kind `json:"unchecked,omitempty"`
 	// Repaired counts the items a migrate's first final check found
 	// missing or different and imported again (see Settle); Problems are
 	// what remained after that.
 	Repaired int `json:"repaired,omitempty"`
+}
+
+// CheckedOK reports whether every kind the destination takes is complete
+// there, whatever it does not take: a carddav: destination's own test,
+// never a reason to call signing out safe (that is OK).
+func (r Result) CheckedOK() bool { return len(r.Problems) == 0 && r.rowsOK() }
+
+func (r Result) rowsOK() bool {
+	for _, row := range r.Rows {
+		if !row.NotChecked && (row.Missing > 0 || row.Different > 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // matchKey is how an item is found at the destination: whole files by
@@ -117,7 +142,12 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		rows[k].Destination = len(m)
 		return nil
 	}
+	unheld := map[mapping.Kind]*Row{}
 	for _, k := range mapping.Kinds {
+		if !importers.Holds(imp, k) {
+			unheld[k] = &Row{Kind: k, NotChecked: true}
+			continue
+		}
 		rows[k] = &Row{Kind: k}
 		if wl != nil && !snapshot.WholeFile(k) {
 			// Listed below, only if its document differs.
@@ -133,7 +163,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	deferred := map[mapping.Kind]bool{}
 	if wl != nil {
 		for _, k := range mapping.Kinds {
-			if !snapshot.WholeFile(k) {
+			if !snapshot.WholeFile(k) && rows[k] != nil {
 				deferred[k] = true
 			}
 		}
@@ -155,6 +185,9 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		row := rows[e.Kind]
 		if row == nil {
+			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
+				u.Source++
+			}
 			continue
 		}
 		row.Source++
@@ -200,6 +233,16 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	res.OK = true
 	for _, k := range mapping.Kinds {
 		row := rows[k]
+		if row == nil {
+			// Not looked for at this destination: shown, and never a pass
+			// when the snapshot has any (they are copied nowhere by it).
+			if u := unheld[k]; u != nil && u.Source > 0 {
+				res.OK = false
+				res.Unchecked = append(res.Unchecked, k)
+				res.Rows = append(res.Rows, *u)
+			}
+			continue
+		}
 		row.Extra = len(remote[k])
 		if row.Missing > 0 || row.Different > 0 {
 			res.OK = false
@@ -218,6 +261,21 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	return res, nil
+}
+
+// heldDoc: e is the shared document of a kind imp takes record by record
+// (contacts.vcf at an address book), so its content is checked as those
+// records, not missing as a file.
+func heldDoc(imp importers.Importer, e mapping.Entry) bool {
+	if e.Kind != mapping.KindFile {
+		return false
+	}
+	for _, k := range mapping.Kinds {
+		if doc := snapshot.Document(k); doc != "" && doc == e.Path && importers.Holds(imp, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // check compares one snapshot entry with the destination's listing,
@@ -355,7 +413,9 @@ const PhaseRepair = "repair"
 // and counting the rest again as "unchanged" would double them.
 func Settle(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, rep progress.Reporter) (Result, error) {
 	res, err := RunWritten(ctx, snap, imp, led)
-	if err != nil || res.OK {
+	if err != nil || res.CheckedOK() {
+		// Kinds the destination does not take (Unchecked) are no reason to
+		// import again: a second pass could not put them there.
 		return res, err
 	}
 	if rep == nil {

@@ -190,12 +190,15 @@ type KindResult struct {
 
 // LastByKind returns, for each kind some verify found in its source, the
 // newest record's row for it. Kinds no source ever held are absent: there
-// is nothing of them to lose.
+// is nothing of them to lose. A row a destination did not check (photos
+// at an address book) is never a pass, and never hides a check of that
+// kind elsewhere: it counts only for a kind no verify ever checked, and
+// then as not passed.
 func LastByKind(recs []Record) map[mapping.Kind]KindResult {
 	out := map[mapping.Kind]KindResult{}
 	for _, r := range recs {
 		for _, row := range r.Rows {
-			if row.Source == 0 {
+			if row.Source == 0 || row.NotChecked {
 				continue
 			}
 			if old, ok := out[row.Kind]; ok && r.Time.Before(old.Time) {
@@ -205,6 +208,17 @@ func LastByKind(recs []Record) map[mapping.Kind]KindResult {
 				Kind: row.Kind, Time: r.Time, Source: r.Source, Destination: r.Destination,
 				Row: row, Passed: row.Missing == 0 && row.Different == 0,
 			}
+		}
+	}
+	for _, r := range recs {
+		for _, row := range r.Rows {
+			if row.Source == 0 || !row.NotChecked {
+				continue
+			}
+			if old, ok := out[row.Kind]; ok && (!old.Row.NotChecked || r.Time.Before(old.Time)) {
+				continue
+			}
+			out[row.Kind] = KindResult{Kind: row.Kind, Time: r.Time, Source: r.Source, Destination: r.Destination, Row: row}
 		}
 	}
 	return out

@@ -158,3 +158,18 @@ func TestStaleLockIsTakenOver(t *testing.T) {
 		t.Fatalf("save with a stale lock: %v", err)
 	}
 }
+
+// A row a destination did not check is never a pass, and never hides a
+// check of its kind at another destination, older or newer.
+func TestLastByKindNotCheckedIsNeverAPass(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	card := Record{Time: t0.Add(time.Hour), Destination: "carddav:https://dav.example/", Rows: []verify.Row{
+		{Kind: mapping.KindContact, Source: 2, Destination: 2}, {Kind: mapping.KindMedia, Source: 3, NotChecked: true}}}
+	if m, ok := LastByKind([]Record{card})[mapping.KindMedia]; !ok || m.Passed || !m.Row.NotChecked {
+		t.Errorf("media after only an address book's verify = %+v %v, want present, not passed", m, ok)
+	}
+	dir := Record{Time: t0, Destination: "dir:/a", Rows: []verify.Row{{Kind: mapping.KindMedia, Source: 3, Destination: 3}}}
+	if m := LastByKind([]Record{dir, card})[mapping.KindMedia]; !m.Passed || m.Destination != "dir:/a" {
+		t.Errorf("media = %+v, want the older real check at dir:/a", m)
+	}
+}
