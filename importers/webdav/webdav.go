@@ -111,6 +111,10 @@ type Importer struct {
 
 	mu   sync.Mutex
 	dirs map[string]bool // folders known to exist (relative, "" = base)
+	// mkMu makes workers that need the same missing folder wait for one
+	// MKCOL instead of each sending its own (measured: 49 MKCOLs for 35
+	// folders on the sample with 4 workers).
+	mkMu sync.Mutex
 	// mtime is how modification times held: "X-OC-Mtime", "PROPPATCH",
 	// "none", or "" before the first upload.
 	mtime          string
@@ -252,7 +256,15 @@ func (im *Importer) propfind(ctx context.Context, rel, depth string, fn func(rel
 // walk lists the base folder recursively, one Depth 1 PROPFIND per folder
 // (Nextcloud refuses Depth: infinity).
 func (im *Importer) walk(ctx context.Context, fn func(rel string, e entry) error) error {
-	queue := []string{""}
+	return im.walkFrom(ctx, "", "", fn)
+}
+
+// walkFrom walks the folder from (relative, "" for the base) and below
+// it, except the folder skip. A kind's listing walks only where the kind
+// can be (KindOf), so verify's lists of media and of files cost one walk
+// of the tree between them, not one each.
+func (im *Importer) walkFrom(ctx context.Context, from, skip string, fn func(rel string, e entry) error) error {
+	queue := []string{from}
 	for len(queue) > 0 {
 		dir := queue[0]
 		queue = queue[1:]
@@ -262,7 +274,9 @@ func (im *Importer) walk(ctx context.Context, fn func(rel string, e entry) error
 		}
 		found, err := im.propfind(ctx, q, "1", func(rel string, isDir bool, e entry) error {
 			if isDir {
-				queue = append(queue, rel)
+				if rel != skip {
+					queue = append(queue, rel)
+				}
 				im.mu.Lock()
 				im.dirs[rel] = true
 				im.mu.Unlock()
@@ -528,6 +542,14 @@ func (im *Importer) mkdirs(ctx context.Context, rel string) error {
 	if dir == "." {
 		dir = ""
 	}
+	im.mu.Lock()
+	known := im.dirs[dir]
+	im.mu.Unlock()
+	if known {
+		return nil
+	}
+	im.mkMu.Lock()
+	defer im.mkMu.Unlock()
 	var chain []string
 	for d := dir; ; d = path.Dir(d) {
 		if d == "." || d == "/" {
@@ -789,7 +811,14 @@ func (im *Importer) list(ctx context.Context, kind mapping.Kind, led *ledger.Led
 			e   entry
 		}
 		var items []item
-		err := im.walk(ctx, func(rel string, e entry) error {
+		from, skip := "", snapshot.MediaDir
+		switch kind {
+		case mapping.KindMedia:
+			from, skip = snapshot.MediaDir, ""
+		case mapping.KindNote:
+			from, skip = snapshot.NotesDir, ""
+		}
+		err := im.walkFrom(ctx, from, skip, func(rel string, e entry) error {
 			if rel == snapshot.ManifestPath || strings.HasPrefix(path.Base(rel), PartPrefix) || snapshot.KindOf(rel) != kind {
 				return nil
 			}

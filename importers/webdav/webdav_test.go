@@ -194,3 +194,57 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+// Folders cost one request each: with 8 workers racing to the same new
+// folders each is made with one MKCOL (the base twice: its first MKCOL
+// answers 409 until its parent is made), and verify lists each folder
+// once (media and files walk their own parts of the tree, not all of it
+// each), those under notes/ twice (notes, and the files beside them).
+func TestOneRequestPerFolder(t *testing.T) {
+	srv := davtest.Rclone(t)
+	snap := newSnap(t)
+	led := openLedger(t, t.TempDir())
+	u := srv.URL + "a/b/"
+	per := func(from int, method string) map[string]int {
+		m := map[string]int{}
+		for _, r := range srv.Requests()[from:] {
+			if m2, p, _ := strings.Cut(r, " "); m2 == method {
+				m[p]++
+			}
+		}
+		return m
+	}
+	if err := newImp(t, u, func(c *Config) { c.Concurrency = 8 }).Import(context.Background(), snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	mk := per(0, "MKCOL")
+	if len(mk) < 4 {
+		t.Fatalf("only %d folders made: %v", len(mk), mk)
+	}
+	for p, n := range mk {
+		if p == "/a/b/" {
+			n--
+		}
+		if n != 1 {
+			t.Errorf("MKCOL %s sent %d times, want once", p, n)
+		}
+	}
+	n0 := len(srv.Requests())
+	res, err := verify.RunWritten(context.Background(), snap, newImp(t, u), led)
+	if err != nil || !res.OK {
+		t.Fatalf("verify: %v %+v", err, res)
+	}
+	listed := per(n0, "PROPFIND")
+	if listed["/a/b/media/"] == 0 {
+		t.Fatalf("verify listed no media: %v", listed)
+	}
+	for p, n := range listed {
+		want := 1
+		if strings.HasPrefix(p, "/a/b/notes/") {
+			want = 2
+		}
+		if n != want {
+			t.Errorf("verify listed %s %d times, want %d", p, n, want)
+		}
+	}
+}
