@@ -110,6 +110,22 @@ func LedgerKey(ctx context.Context, imp Importer) (string, error) {
 	return imp.Name() + " account=" + id, nil
 }
 
+// A Looker is an Importer that finds whole files of its destination one
+// by one (a local folder: a stat per file), so verify checks a snapshot
+// against it without holding the destination's whole listing in memory:
+// flat memory however many files there are.
+type Looker interface {
+	// Lookup returns the file of kind at the snapshot path rel exactly as
+	// List(kind) would give it, sha256 included, or ok false when List
+	// would not give it. With trust not nil, a file unchanged since this
+	// importer wrote it counts with the sha256 recorded then, as
+	// ListWritten decides; with nil it is read and hashed.
+	Lookup(ctx context.Context, kind mapping.Kind, rel string, trust *ledger.Ledger) (r mapping.Remote, ok bool, err error)
+	// Count returns how many files of each whole-file kind List would
+	// give, without reading them.
+	Count(ctx context.Context) (map[mapping.Kind]int, error)
+}
+
 // A Holder is an Importer for some kinds only (an address book holds
 // contacts): verify checks those kinds and shows the others as "not
 // checked" (never a pass), instead of calling everything else missing.

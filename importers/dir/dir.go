@@ -18,7 +18,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
@@ -43,6 +45,9 @@ type Importer struct {
 	concurrency int
 	log         *slog.Logger
 	writes      atomic.Int64
+	// realDirs caches the folders Lookup found to be real folders, not
+	// symlinks (which List's walk does not follow); Count clears it.
+	realDirs sync.Map
 }
 
 // New returns the importer for the folder p.Arg.
@@ -392,6 +397,106 @@ func (d *Importer) listFilesWith(ctx context.Context, kind mapping.Kind, led *le
 	if err != nil && err != stop {
 		yield(mapping.Remote{}, fmt.Errorf("list %s: %w", d.root, err))
 	}
+}
+
+// Lookup implements importers.Looker: one lstat of the file (and of each
+// folder above it, once per folder and run), so that it finds exactly
+// what List's walk finds: regular files, never through a symlink.
+func (d *Importer) Lookup(ctx context.Context, kind mapping.Kind, rel string, trust *ledger.Ledger) (mapping.Remote, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return mapping.Remote{}, false, err
+	}
+	native := filepath.FromSlash(rel)
+	if !filepath.IsLocal(native) || rel == snapshot.ManifestPath || snapshot.KindOf(rel) != kind || !snapshot.WholeFile(kind) {
+		return mapping.Remote{}, false, nil
+	}
+	p := filepath.Join(d.root, native)
+	if fsutil.IsTemp(p) {
+		return mapping.Remote{}, false, nil
+	}
+	if ok, err := d.realDir(filepath.Dir(p)); !ok || err != nil {
+		return mapping.Remote{}, false, err
+	}
+	info, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return mapping.Remote{}, false, nil
+	}
+	if err != nil {
+		return mapping.Remote{}, false, fmt.Errorf("look up %s: %w", p, err)
+	}
+	if !info.Mode().IsRegular() {
+		return mapping.Remote{}, false, nil
+	}
+	sum, ok := d.written(trust, rel, info)
+	if !ok {
+		if sum, err = hashFile(p); err != nil {
+			return mapping.Remote{}, false, fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	key := rel
+	if kind == mapping.KindMedia {
+		key = strings.TrimPrefix(rel, snapshot.MediaDir+"/")
+	}
+	return mapping.Remote{Kind: kind, Key: key, Path: path.Clean(rel), Size: info.Size(), SHA256: sum}, true, nil
+}
+
+// realDir reports whether dir, under the root, and every folder between
+// them are real folders.
+func (d *Importer) realDir(dir string) (bool, error) {
+	if dir == d.root {
+		return true, nil
+	}
+	if _, ok := d.realDirs.Load(dir); ok {
+		return true, nil
+	}
+	if ok, err := d.realDir(filepath.Dir(dir)); !ok || err != nil {
+		return ok, err
+	}
+	info, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		return false, nil
+	}
+	d.realDirs.Store(dir, true)
+	return true, nil
+}
+
+// Count implements importers.Looker: one walk, nothing read.
+func (d *Importer) Count(ctx context.Context) (map[mapping.Kind]int, error) {
+	d.realDirs.Clear()
+	n := map[mapping.Kind]int{}
+	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
+		return n, nil
+	}
+	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() || !de.Type().IsRegular() || fsutil.IsTemp(p) {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel != snapshot.ManifestPath {
+			n[snapshot.KindOf(rel)]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count %s: %w", d.root, err)
+	}
+	return n, nil
 }
 
 func hashFile(p string) (string, error) {

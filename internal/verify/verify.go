@@ -124,9 +124,24 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			return res, fmt.Errorf("verify: %w", err)
 		}
 	}
-	remote := map[mapping.Kind]map[heldKey]held{}
+	l := &listing{remote: map[mapping.Kind]map[heldKey]held{}, matched: map[mapping.Kind]int{}}
+	if lk, ok := imp.(importers.Looker); ok {
+		l.looker = lk
+		if wl != nil {
+			l.trust = led
+		}
+		var err error
+		if l.counts, err = lk.Count(ctx); err != nil {
+			return res, fmt.Errorf("verify: %s: %w", imp.Name(), err)
+		}
+	}
+	remote := l.remote
 	rows := map[mapping.Kind]*Row{}
 	list := func(k mapping.Kind) error {
+		if l.looks(k) {
+			rows[k].Destination = l.counts[k]
+			return nil
+		}
 		m := map[heldKey]held{}
 		seq := imp.List(ctx, k)
 		if wl != nil {
@@ -174,7 +189,15 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	docs := map[string]mapping.Remote{}
 	for k := range deferred {
 		doc := snapshot.Document(k)
-		if h, ok := remote[mapping.KindFile][keyOf(doc)]; ok {
+		if l.looks(mapping.KindFile) {
+			r, ok, err := l.looker.Lookup(ctx, mapping.KindFile, doc, l.trust)
+			if err != nil {
+				return res, fmt.Errorf("verify: %s: %w", imp.Name(), err)
+			}
+			if ok {
+				docs[doc] = r
+			}
+		} else if h, ok := remote[mapping.KindFile][keyOf(doc)]; ok {
 			docs[doc] = h.remote(mapping.KindFile)
 		}
 	}
@@ -197,7 +220,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		if e.Kind == mapping.KindFile {
 			docSHA[e.Path] = e.SHA256
 		}
-		if err := check(snap, e, row, remote, hasher, led, dest, &res); err != nil {
+		if err := check(ctx, snap, e, row, l, hasher, led, dest, &res); err != nil {
 			return res, err
 		}
 	}
@@ -225,7 +248,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 				continue
 			}
 			row.Source++
-			if err := check(snap, e, row, remote, hasher, led, dest, &res); err != nil {
+			if err := check(ctx, snap, e, row, l, hasher, led, dest, &res); err != nil {
 				return res, err
 			}
 		}
@@ -243,7 +266,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			}
 			continue
 		}
-		row.Extra = len(remote[k])
+		row.Extra = l.extra(k)
 		if row.Missing > 0 || row.Different > 0 {
 			res.OK = false
 		}
@@ -280,17 +303,18 @@ func heldDoc(imp importers.Importer, e mapping.Entry) bool {
 
 // check compares one snapshot entry with the destination's listing,
 // counting it in row and res.
-func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.Kind]map[heldKey]held, hasher importers.Hasher, led *ledger.Ledger, dest string, res *Result) error {
-	mk := matchKey(e)
-	h, ok := remote[e.Kind][keyOf(mk)]
+func check(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, row *Row, l *listing, hasher importers.Hasher, led *ledger.Ledger, dest string, res *Result) error {
+	r, ok, err := l.take(ctx, e)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		row.Missing++
 		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
 		forget(led, dest, e)
 		return nil
 	}
-	delete(remote[e.Kind], keyOf(mk))
-	detail, err := compare(snap, e, h.remote(e.Kind), hasher)
+	detail, err := compare(snap, e, r, hasher)
 	if err != nil {
 		return err
 	}
@@ -300,6 +324,51 @@ func check(snap *snapshot.Reader, e mapping.Entry, row *Row, remote map[mapping.
 		forget(led, dest, e)
 	}
 	return nil
+}
+
+// listing is what verify knows of the destination: for a Looker, the
+// counts of its whole files (each looked up as the manifest names it, so
+// memory stays flat); otherwise, and for record kinds, its listing held
+// in memory, each item taken off as the manifest matches it.
+type listing struct {
+	remote  map[mapping.Kind]map[heldKey]held
+	looker  importers.Looker
+	trust   *ledger.Ledger
+	counts  map[mapping.Kind]int
+	matched map[mapping.Kind]int
+}
+
+func (l *listing) looks(k mapping.Kind) bool { return l.looker != nil && snapshot.WholeFile(k) }
+
+// take finds e at the destination.
+func (l *listing) take(ctx context.Context, e mapping.Entry) (mapping.Remote, bool, error) {
+	if l.looks(e.Kind) {
+		r, ok, err := l.looker.Lookup(ctx, e.Kind, e.Path, l.trust)
+		if err != nil {
+			return r, false, fmt.Errorf("verify: %w", err)
+		}
+		if ok {
+			l.matched[e.Kind]++
+		}
+		return r, ok, nil
+	}
+	k := keyOf(matchKey(e))
+	h, ok := l.remote[e.Kind][k]
+	if !ok {
+		return mapping.Remote{}, false, nil
+	}
+	delete(l.remote[e.Kind], k)
+	return h.remote(e.Kind), true, nil
+}
+
+// extra counts what the destination holds of k that the snapshot does not.
+func (l *listing) extra(k mapping.Kind) int {
+	if l.looks(k) {
+		// A file that appeared between the count and its lookup would
+		// make this negative: it is not an extra the snapshot lacks.
+		return max(0, l.counts[k]-l.matched[k])
+	}
+	return len(l.remote[k])
 }
 
 // forget drops e's records from dest's bucket of the ledger.
