@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/miexit/miexit/internal/adbtest"
+	"github.com/miexit/miexit/internal/sample"
 	"github.com/miexit/miexit/internal/verifylog"
 )
 
@@ -49,6 +50,19 @@ func TestChecklistRefusesSafeUntilVerifyPasses(t *testing.T) {
 		t.Errorf("checklist printed an account name in full:\n%s", r.stdout)
 	}
 
+	if r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "dir:"+dest, "-q"); r.code != 0 {
+		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
+	}
+	// The sample's reduced copy: verify passed, yet its original is not
+	// copied anywhere, so the checklist says what the report says.
+	r = miexit(t, "checklist", "--from", "adb:fake-phone-9")
+	if r.code != 1 || !strings.Contains(r.stdout, "only reduced copies") || !strings.Contains(r.stdout, "[blocked] Sign out") {
+		t.Fatalf("checklist after a migrate with a reduced copy: exit %d, want 1 naming it\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The person downloads the original in the Gallery and migrates again.
+	if err := sample.WithoutReducedCopy(src); err != nil {
+		t.Fatal(err)
+	}
 	if r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "dir:"+dest, "-q"); r.code != 0 {
 		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
 	}
@@ -97,6 +111,9 @@ func TestChecklistRefusesSafeUntilVerifyPasses(t *testing.T) {
 
 func TestChecklistWithoutPhoneSaysWhatWasNotChecked(t *testing.T) {
 	src, dest := setup(t)
+	if err := sample.WithoutReducedCopy(src); err != nil {
+		t.Fatal(err)
+	}
 	if r := miexit(t, "migrate", "--from", "archive:"+src, "--to", "dir:"+dest, "-q"); r.code != 0 {
 		t.Fatalf("migrate exit %d: %s", r.code, r.stderr)
 	}

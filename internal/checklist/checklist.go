@@ -206,6 +206,8 @@ type Report struct {
 	NotChecked []string `json:"not_checked,omitempty"`
 	// Notices are things to look at that do not change the verdict.
 	Notices []string `json:"notices,omitempty"`
+	// waitWhy says why the person-only steps wait, when not Safe.
+	waitWhy string
 }
 
 // Input is what Build decides from.
@@ -232,6 +234,7 @@ func Build(in Input) Report {
 		hist = slices.DeleteFunc(slices.Clone(hist), func(rec verifylog.Record) bool { return rec.Destination != in.Destination })
 	}
 	last := verifylog.LastByKind(hist)
+	reduced := verifylog.Unsettled(hist)
 	var failed, unchecked []string
 	for _, k := range append(slices.Clone(mapping.Kinds), extraKinds(last)...) {
 		kr, ok := last[k]
@@ -261,6 +264,16 @@ func Build(in Input) Report {
 		r.Verdict = fmt.Sprintf("Not safe to sign out yet: the last verify found gaps in %s. Run `miexit migrate` (or import) again for them, then verify until it passes.", strings.Join(failed, ", "))
 	case len(unchecked) > 0:
 		r.Verdict = fmt.Sprintf("Not safe to sign out yet: %s were never checked at a destination that takes them (the only verify of them was at %s, which holds other kinds). Copy them with `miexit migrate --from SRC --to DEST` to a destination that takes them (dir:, webdav:, ...).", strings.Join(unchecked, ", "), last[mapping.Kind(unchecked[0])].Destination)
+	case len(reduced) > 0:
+		r.waitWhy = "photos that were only reduced copies have no original copied yet"
+		// The report's NextStep says the same of the same snapshot: the
+		// page and the report never disagree about signing out.
+		n, srcs := 0, make([]string, len(reduced))
+		for i, rec := range reduced {
+			n += rec.Reduced
+			srcs[i] = rec.Source
+		}
+		r.Verdict = fmt.Sprintf("Not safe to sign out yet: verify passed, but %d photo(s) of %s were only reduced copies; their originals may be only in Mi Cloud. Copy them with `miexit migrate --from micloud --to %s` (or download the originals in the phone's Gallery and migrate again), then sign out.", n, strings.Join(srcs, ", "), reduced[len(reduced)-1].Destination)
 	default:
 		r.Safe = true
 		r.Verdict = "Safe to sign out: the last verify of every kind of data passed. Follow the steps below in order."
@@ -324,6 +337,10 @@ func steps(r Report, in Input) []Step {
 		who = " (" + strings.Join(in.Phone.XiaomiAccounts, ", ") + ")"
 	}
 
+	wait := r.waitWhy
+	if wait == "" {
+		wait = "verify has not passed for every kind yet"
+	}
 	verify := Step{ID: "verify", Title: "Copy everything out and verify it", Status: ToDo, Why: r.Verdict,
 		How: "miexit migrate --from adb --to DEST (and --from micloud, --from archive:PATH for what is only in the cloud or in backups); re-run until verify passes"}
 	if r.Safe {
@@ -339,7 +356,7 @@ func steps(r Report, in Input) []Step {
 		case signedOut:
 			s.Status, s.Why = Done, "no Xiaomi account is signed in on the phone"
 		case !r.Safe:
-			s.Status, s.Why = Blocked, "verify has not passed for every kind yet"
+			s.Status, s.Why = Blocked, wait
 		case accountKnown:
 			s.Status, s.Why = CannotTell, "the phone does not show this over USB debugging; check it yourself"
 		default:
@@ -358,7 +375,7 @@ func steps(r Report, in Input) []Step {
 	case signedOut:
 		signOut.Status, signOut.Why = Done, "no Xiaomi account is signed in on the phone"
 	case !r.Safe:
-		signOut.Status, signOut.Why = Blocked, "verify has not passed for every kind yet"
+		signOut.Status, signOut.Why = Blocked, wait
 	case in.Phone.SignedIn():
 		signOut.Status, signOut.Why = ToDo, "a Xiaomi account is signed in"+who
 	default:
@@ -369,7 +386,7 @@ func steps(r Report, in Input) []Step {
 		How: "https://account.xiaomi.com > Security > Change password; this also ends miexit's saved Mi Cloud cookies (run `miexit auth micloud` again only if you still need them)"}
 	switch {
 	case !r.Safe:
-		password.Status, password.Why = Blocked, "verify has not passed for every kind yet (miexit micloud needs the current sign-in)"
+		password.Status, password.Why = Blocked, wait+" (miexit micloud needs the current sign-in)"
 	case signOut.Status == ToDo:
 		password.Status, password.Why = Blocked, "sign out on the phone first"
 	default:

@@ -140,3 +140,51 @@ func TestBuild(t *testing.T) {
 		})
 	}
 }
+
+// Photos that were only reduced copies keep signing out unsafe, as the
+// report's next step says, until a later verify from Mi Cloud (where the
+// originals are) or of the same source without them; another source's
+// photos, or contacts alone, settle nothing.
+func TestReducedCopiesAreNotSafeUntilTheOriginalsAreVerified(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	rec := func(min int, src string, reduced int, kinds ...mapping.Kind) verifylog.Record {
+		r := verifylog.Record{Time: t0.Add(time.Duration(min) * time.Minute), Source: src, Destination: "dir:/b", OK: true, Reduced: reduced}
+		for _, k := range kinds {
+			r.Rows = append(r.Rows, verify.Row{Kind: k, Source: 3, Destination: 3})
+		}
+		return r
+	}
+	archive := rec(0, "archive:/s", 1, mapping.KindMedia, mapping.KindContact)
+	cases := []struct {
+		name string
+		hist []verifylog.Record
+		safe bool
+	}{
+		{"the archive alone", []verifylog.Record{archive}, false},
+		{"then contacts alone", []verifylog.Record{archive, rec(1, "archive:/c.vcf", 0, mapping.KindContact)}, false},
+		{"then the phone's photos", []verifylog.Record{archive, rec(1, "adb:x", 0, mapping.KindMedia)}, false},
+		{"then only reduced copies from Mi Cloud", []verifylog.Record{archive, rec(1, "micloud:", 2)}, false},
+		{"then Mi Cloud's originals", []verifylog.Record{archive, rec(1, "micloud:", 0, mapping.KindMedia)}, true},
+		{"Mi Cloud first, the archive after", []verifylog.Record{rec(-1, "micloud:", 0, mapping.KindMedia), archive}, false},
+		{"the archive again without them", []verifylog.Record{archive, rec(1, "archive:/s", 0, mapping.KindMedia, mapping.KindContact)}, true},
+	}
+	for _, c := range cases {
+		r := Build(Input{History: c.hist})
+		if r.Safe != c.safe {
+			t.Errorf("%s: safe %v, want %v (%s)", c.name, r.Safe, c.safe, r.Verdict)
+		}
+		if !c.safe {
+			if !strings.Contains(r.Verdict, "reduced copies") || !strings.Contains(r.Verdict, "archive:/s") {
+				t.Errorf("%s: the verdict does not name the reduced copies and their source: %s", c.name, r.Verdict)
+			}
+			for _, s := range r.Steps[1:] {
+				if s.Status != Blocked && s.Status != Done {
+					continue
+				}
+				if s.Status == Blocked && !strings.Contains(s.Why, "reduced copies") {
+					t.Errorf("%s: step %s waits for %q, not for the originals", c.name, s.ID, s.Why)
+				}
+			}
+		}
+	}
+}

@@ -28,6 +28,18 @@ const (
 )
 
 // Generate writes the sample into dir, replacing files of the same names.
+// ReducedCopy is the sample's one photo that is only a reduced copy (a
+// Cloud Album thumbnail whose original is in Mi Cloud): with it, signing
+// out is not safe, as the report and the checklist say. Tests that need
+// a safe ending remove it (WithoutReducedCopy).
+const ReducedCopy = "MIUI/Gallery/cloud/.thumbnailFile/9f3b2c1d0e4a5b6c7d8e9f00112233445566778.jpg"
+
+// WithoutReducedCopy removes ReducedCopy from a sample folder, as if the
+// person had downloaded the original in the Gallery first.
+func WithoutReducedCopy(dir string) error {
+	return os.Remove(filepath.Join(dir, filepath.FromSlash(ReducedCopy)))
+}
+
 func Generate(dir string) error {
 	files, err := Files()
 	if err != nil {
@@ -92,7 +104,7 @@ func Files() ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("MIUI/Gallery/cloud/.thumbnailFile/9f3b2c1d0e4a5b6c7d8e9f00112233445566778.jpg", thumb)
+	add(ReducedCopy, thumb)
 	add("Download/booking.pdf", []byte("%PDF-1.4\n% a file miexit lists as not understood\n"))
 
 	// A MIUI "Local backup" folder as the phone writes it (synthetic data:

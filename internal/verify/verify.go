@@ -60,6 +60,11 @@ type Result struct {
 	// missing or different and imported again (see Settle); Problems are
 	// what remained after that.
 	Repaired int `json:"repaired,omitempty"`
+	// Reduced counts the photos the source held only as reduced copies
+	// (snapshot Counts().Thumbnails): their originals are not in the
+	// snapshot, so nothing here vouches for them, and a verify that
+	// passes does not make signing out safe while it is not 0.
+	Reduced int `json:"reduced,omitempty"`
 }
 
 // CheckedOK reports whether every kind the destination takes is complete
@@ -116,7 +121,7 @@ func RunWritten(ctx context.Context, snap *snapshot.Reader, imp importers.Import
 }
 
 func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, wl importers.WrittenLister) (Result, error) {
-	res := Result{Destination: imp.Name()}
+	res := Result{Destination: imp.Name(), Reduced: snap.Counts().Thumbnails}
 	dest := ""
 	if led != nil {
 		var err error

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miexit/miexit/internal/fsutil"
@@ -38,6 +39,9 @@ type Record struct {
 	// Problems counts the items named missing or different; the names
 	// themselves stay out of the history (they can be thousands).
 	Problems int `json:"problems"`
+	// Reduced: photos the source held only as reduced copies (see
+	// verify.Result.Reduced).
+	Reduced int `json:"reduced,omitempty"`
 }
 
 // Path is the history file of a state dir ("" means statedir.State()).
@@ -67,7 +71,7 @@ func save(stateDir string, res verify.Result, source string, now time.Time) erro
 	recs, _ := read(p, true)
 	recs = append(recs, Record{
 		Time: now.UTC(), Source: source, Destination: res.Destination,
-		OK: res.OK, Rows: res.Rows, Problems: len(res.Problems),
+		OK: res.OK, Rows: res.Rows, Problems: len(res.Problems), Reduced: res.Reduced,
 	})
 	if n := len(recs) - MaxRecords; n > 0 {
 		recs = recs[n:]
@@ -172,6 +176,42 @@ func LastByDestination(recs []Record) map[string]Record {
 	for _, r := range recs {
 		if old, ok := out[r.Destination]; !ok || !r.Time.Before(old.Time) {
 			out[r.Destination] = r
+		}
+	}
+	return out
+}
+
+// Unsettled returns, for each source whose newest verify that speaks of
+// photos (a media row with items, or reduced copies) counted reduced
+// copies, that record, oldest first. A later verify from Mi Cloud
+// (micloud:), where the Cloud Album keeps the originals, settles every
+// source's; a verify of contacts alone settles nothing.
+func Unsettled(recs []Record) []Record {
+	recs = slices.Clone(recs)
+	slices.SortStableFunc(recs, func(a, b Record) int { return a.Time.Compare(b.Time) })
+	newest := map[string]Record{}
+	var order []string
+	for _, r := range recs {
+		photos := r.Reduced > 0 || slices.ContainsFunc(r.Rows, func(row verify.Row) bool {
+			return row.Kind == mapping.KindMedia && row.Source > 0 && !row.NotChecked
+		})
+		if !photos {
+			continue
+		}
+		if strings.HasPrefix(r.Source, "micloud:") && r.Reduced == 0 && r.OK {
+			clear(newest)
+			order = order[:0]
+			continue
+		}
+		if _, ok := newest[r.Source]; !ok {
+			order = append(order, r.Source)
+		}
+		newest[r.Source] = r
+	}
+	var out []Record
+	for _, src := range order {
+		if r, ok := newest[src]; ok && r.Reduced > 0 {
+			out = append(out, r)
 		}
 	}
 	return out

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	samplegen "github.com/miexit/miexit/internal/sample"
 )
 
 // browser starts headless Chromium (Debian's chromium) for the test, or
@@ -101,13 +103,15 @@ func waitText(ctx context.Context, sel, want string) (string, error) {
 	}
 }
 
-// TestPageFromSourceChoiceToSafeToSignOut drives the real page in
-// headless Chromium through the README's sample archive: a missing folder
-// first (a clear message, nothing started), then the sample, its
-// inventory, a local folder, the copy, the verify table and the checklist
-// ending in "Safe to sign out". With MIEXIT_UI_SCREENSHOTS=DIR it saves the
-// screenshots docs/img holds.
-func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
+// TestPageFromSourceChoiceToTheVerdict drives the real page in headless
+// Chromium through the README's sample archive: a missing folder first (a
+// clear message, nothing started), then the sample, its inventory, a
+// local folder, the copy, the verify table and the checklist, which ends
+// in "not safe yet" naming the sample's reduced copy, as the report does
+// (TestPageCancelThenResume ends in "Safe to sign out" on the sample
+// without it). With MIEXIT_UI_SCREENSHOTS=DIR it saves the screenshots
+// docs/img holds.
+func TestPageFromSourceChoiceToTheVerdict(t *testing.T) {
 	ctx, problems := browser(t)
 	shots := os.Getenv("MIEXIT_UI_SCREENSHOTS")
 	var tweak func(*Options)
@@ -217,11 +221,11 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start the copy: %v", err)
 	}
-	verdict, err := waitText(ctx, "#checklist-verdict", "Safe to sign out")
+	verdict, err := waitText(ctx, "#checklist-verdict", "only reduced copies")
 	if err != nil {
 		t.Fatalf("the checklist: %v", err)
 	}
-	if !strings.HasPrefix(verdict, "Safe to sign out") {
+	if !strings.HasPrefix(verdict, "Not safe to sign out yet") {
 		t.Errorf("verdict %q", verdict)
 	}
 	count := func(sel string) int {
@@ -242,8 +246,9 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	if !strings.Contains(next, "reduced copies") {
 		t.Errorf("next step %q does not name the reduced copy", next)
 	}
-	if _, err := waitText(ctx, "#checklist-also", "reduced copies"); err != nil {
-		t.Errorf("the checklist does not point at the reduced copy: %v", err)
+	// The checklist says it itself: no second box repeating the report.
+	if vis, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!document.querySelector('#checklist-also').hidden")); err != nil || vis {
+		t.Errorf("the checklist-also box is shown (%v): the verdict already names the reduced copy", err)
 	}
 	if n := count("#pictures img"); n != 1 {
 		t.Errorf("%d thumbnails, want the sample's one reduced copy", n)
@@ -263,7 +268,8 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	} else if strings.Contains(ph, "9876543210") || !strings.Contains(ph, "signed in") {
 		t.Errorf("the phone line %q: want the account signed in, masked", ph)
 	}
-	if _, err := waitText(ctx, "#checklist-steps", "a Xiaomi account is signed in"); err != nil {
+	// Signing out waits for the reduced copy's original.
+	if _, err := waitText(ctx, "#checklist-steps", "BLOCKEDSign out of the Xiaomi account\nphotos that were only reduced copies"); err != nil {
 		t.Errorf("the sign-out step: %v", err)
 	}
 	if err := shoot("ui-checklist.png", "#step-checklist"); err != nil {
@@ -277,7 +283,7 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := waitText(ctx, "#checklist-verdict", "Safe to sign out"); err != nil {
+	if _, err := waitText(ctx, "#checklist-verdict", "only reduced copies"); err != nil {
 		t.Errorf("after a reload: %v", err)
 	}
 	if _, err := waitText(ctx, "#verify-caption", "Verify at dir:"+out); err != nil {
@@ -289,7 +295,9 @@ func TestPageFromSourceChoiceToSafeToSignOut(t *testing.T) {
 }
 
 // TestPageCancelThenResume cancels a running copy from the page, then
-// resumes it from the banner the page shows, to "Safe to sign out".
+// resumes it from the banner the page shows, to "Safe to sign out": the
+// sample without its reduced copy (as after downloading the original in
+// the Gallery).
 func TestPageCancelThenResume(t *testing.T) {
 	ctx, problems := browser(t)
 	p := newPage(t, nil)
@@ -307,7 +315,13 @@ func TestPageCancelThenResume(t *testing.T) {
 			<-ctx.Done()
 		}
 	}
-	abs, _ := filepath.Abs(sample)
+	abs := filepath.Join(t.TempDir(), "sample")
+	if err := os.CopyFS(abs, os.DirFS(sample)); err != nil {
+		t.Fatal(err)
+	}
+	if err := samplegen.WithoutReducedCopy(abs); err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "miexit-backup")
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	err := chromedp.Do(ctx,
