@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/miexit/miexit/internal/fsutil"
@@ -434,11 +435,19 @@ func vcfRecords(r io.Reader, name string) iter.Seq2[Record, error] {
 
 // HashFile returns the sha256 and size of a file.
 func HashFile(p string) (string, int64, error) {
-	f, err := os.Open(p)
+	// Non-blocking, then checked: a FIFO or device put where a file was
+	// (at a destination, between its listing and this read) is an error,
+	// never a read that waits forever.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return "", 0, err
+	} else if !st.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("%s: not a regular file (%s)", p, st.Mode().Type())
+	}
 	h := sha256.New()
 	n, err := fsutil.Copy(h, f)
 	if err != nil {
