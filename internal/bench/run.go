@@ -81,7 +81,7 @@ const (
 
 // RowIDs lists every row a full run prints.
 var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS,
-	RowADBPull, RowADB, RowADB1, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRSS1, RowRSS10}
+	RowADBPull, RowADB, RowADB1, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart, RowRSS1, RowRSS10}
 
 // Run generates the phone under c.Work and measures every figure.
 func Run(ctx context.Context, c Config) (*Report, error) {
@@ -240,7 +240,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	// 6. Contacts, Drive and Dropbox on their fakes.
 	if c.NoCloud {
-		for _, id := range []string{RowContacts, RowRawHTTP, RowDrive, RowDropbox} {
+		for _, id := range []string{RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart} {
 			add(Row{ID: id, Measure: id, Value: "skipped", Note: "-cloud=false"})
 		}
 	} else {
@@ -365,6 +365,13 @@ func procStatus(field string) (int64, error) {
 // MaybeChild runs the child side of childMigrate and exits when this
 // process was started as one; call it first in main and TestMain.
 func MaybeChild() {
+	if kind, ok := strings.CutPrefix(os.Getenv(childEnv), fakeChildPrefix); ok {
+		if err := serveFake(kind, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench fake:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(childEnv) != "1" {
 		return
 	}

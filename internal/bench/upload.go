@@ -3,7 +3,6 @@ package bench
 import (
 	"cmp"
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -39,6 +38,10 @@ const (
 	RowRawHTTP  = "raw-upload"
 	RowDrive    = "drive"
 	RowDropbox  = "dropbox"
+	// The same three with the fakes in a child process.
+	RowRawApart     = RowRawHTTP + "-apart"
+	RowDriveApart   = RowDrive + "-apart"
+	RowDropboxApart = RowDropbox + "-apart"
 )
 
 // uploadWorkers is the importers' default concurrency (importers.Params
@@ -82,56 +85,130 @@ func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
 		}
 		what := fmt.Sprintf("%d files, %s, %d at once", len(files), mb(total), uploadWorkers)
 
-		c.Log.Info("raw upload", "files", len(files))
-		rawDur, err := rawUpload(ctx, snap, files)
-		if err != nil {
-			return err
+		for _, apart := range []bool{false, true} {
+			r, err := uploadRows(ctx, c, t, snap, files, what, apart)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r...)
 		}
-		rows = append(rows, Row{ID: RowRawHTTP, Measure: "raw HTTP upload of the media (net/http PUT, loopback handler hashing with md5)", Value: secs(rawDur), Ratio: "1.00x",
-			Note: what, dur: rawDur})
-
-		c.Log.Info("drive upload")
-		gs := googletest.New()
-		t.Cleanup(gs.Close)
-		gim, err := google.NewWith(ctx, google.Options{
-			Params:     importers.Params{SourceName: "bench", Log: c.Log},
-			Endpoint:   gs.URL,
-			HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gs.Token})),
-		})
-		if err != nil {
-			return err
-		}
-		d, err := timeImport(ctx, gim, snap, filepath.Join(dir, "drive-ledger.db"))
-		if err != nil {
-			return fmt.Errorf("drive upload: %w", err)
-		}
-		if n := gs.Count(googletest.EPUploadMultipart) + gs.Count(googletest.EPUploadStart); n != len(files) {
-			return fmt.Errorf("drive upload started %d uploads for %d files", n, len(files))
-		}
-		rows = append(rows, Row{ID: RowDrive, Measure: "media -> fake Drive (google importer, drive/v3 client)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
-			Note: fmt.Sprintf("%s; %d requests: %d multipart, %d resumable in %d chunks; goal >= 0.80x", what, requests(gs.Counts()), gs.Count(googletest.EPUploadMultipart), gs.Count(googletest.EPUploadStart), gs.Count(googletest.EPUploadChunk)), dur: d})
-
-		c.Log.Info("dropbox upload")
-		const token = "bench-token"
-		ds := dropboxtest.New(t, token)
-		dim, err := dropbox.New(dropbox.Config{
-			Folder:      "/miexit/bench",
-			Endpoint:    ds.URL,
-			TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}),
-			Log:         c.Log,
-		})
-		if err != nil {
-			return err
-		}
-		d, err = timeImport(ctx, dim, snap, filepath.Join(dir, "dropbox-ledger.db"))
-		if err != nil {
-			return fmt.Errorf("dropbox upload: %w", err)
-		}
-		rows = append(rows, Row{ID: RowDropbox, Measure: "media -> fake Dropbox (dropbox importer, dropbox-sdk-go)", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
-			Note: fmt.Sprintf("%s; %d requests (%s); goal >= 0.80x", what, requests(ds.Counts()), countsText(ds.Counts())), dur: d})
 		return nil
 	})
 	return rows, err
+}
+
+// uploadRows times a raw upload of the files and their import to fake
+// Drive and fake Dropbox: with apart, each fake (and the raw handler)
+// runs in a child process of this binary, and the notes split the CPU
+// time between the importer's process and the fake's.
+func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader, files []mapping.Entry, what string, apart bool) ([]Row, error) {
+	var rows []Row
+	suffix, where := "", ""
+	if apart {
+		suffix, where = "-apart", ", the fake in another process"
+	}
+	// serve starts kind's fake here or in a child; stop ends it and says
+	// what it counted and what CPU it used (apart only).
+	serve := func(kind string) (fakeHello, func() (fakeBye, error), error) {
+		if apart {
+			p, err := startFake(ctx, kind)
+			if err != nil {
+				return fakeHello{}, nil, err
+			}
+			return p.fakeHello, p.finish, nil
+		}
+		switch kind {
+		case "drive":
+			gs := googletest.New()
+			return fakeHello{URL: gs.URL, Token: gs.Token}, func() (fakeBye, error) { defer gs.Close(); return fakeBye{Counts: gs.Counts()}, nil }, nil
+		case "dropbox":
+			const token = "bench-token"
+			ds := dropboxtest.New(t, token)
+			return fakeHello{URL: ds.URL, Token: token}, func() (fakeBye, error) { return fakeBye{Counts: ds.Counts()}, nil }, nil
+		}
+		var got atomic.Int64
+		srv := httptest.NewServer(rawHandler(&got))
+		return fakeHello{URL: srv.URL}, func() (fakeBye, error) { srv.Close(); return fakeBye{Bytes: got.Load()}, nil }, nil
+	}
+	split := func(cpu time.Duration, bye fakeBye) string {
+		if !apart {
+			return ""
+		}
+		return fmt.Sprintf("; CPU: miexit's process %s, the fake's %s", secs(cpu), secs(bye.CPUUser+bye.CPUSys))
+	}
+	var want int64
+	for _, e := range files {
+		want += e.Size
+	}
+
+	c.Log.Info("raw upload", "files", len(files), "apart", apart)
+	hello, stop, err := serve("raw")
+	if err != nil {
+		return nil, err
+	}
+	cpu0 := cpuSelf()
+	rawDur, err := rawUpload(ctx, snap, files, hello.URL, nil)
+	cpu := cpuSelf() - cpu0
+	bye, serr := stop()
+	if err = errors.Join(err, serr); err != nil {
+		return nil, err
+	}
+	if bye.Bytes != want {
+		return nil, fmt.Errorf("raw upload: handler read %d bytes, want %d", bye.Bytes, want)
+	}
+	rows = append(rows, Row{ID: RowRawHTTP + suffix, Measure: "raw HTTP upload of the media (net/http PUT, loopback handler hashing with md5" + where + ")", Value: secs(rawDur), Ratio: "1.00x",
+		Note: what + split(cpu, bye), dur: rawDur})
+
+	c.Log.Info("drive upload", "apart", apart)
+	if hello, stop, err = serve("drive"); err != nil {
+		return nil, err
+	}
+	gim, err := google.NewWith(ctx, google.Options{
+		Params:     importers.Params{SourceName: "bench", Log: c.Log},
+		Endpoint:   hello.URL,
+		HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: hello.Token})),
+	})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	cpu0 = cpuSelf()
+	d, err := timeImport(ctx, gim, snap, filepath.Join(t.dir, "drive"+suffix+"-ledger.db"))
+	cpu = cpuSelf() - cpu0
+	bye, serr = stop()
+	if err = errors.Join(err, serr); err != nil {
+		return nil, fmt.Errorf("drive upload: %w", err)
+	}
+	if n := bye.Counts[googletest.EPUploadMultipart] + bye.Counts[googletest.EPUploadStart]; n != len(files) {
+		return nil, fmt.Errorf("drive upload started %d uploads for %d files", n, len(files))
+	}
+	rows = append(rows, Row{ID: RowDrive + suffix, Measure: "media -> fake Drive (google importer, drive/v3 client" + where + ")", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
+		Note: fmt.Sprintf("%s; %d requests: %d multipart, %d resumable in %d chunks%s; goal >= 0.80x", what, requests(bye.Counts), bye.Counts[googletest.EPUploadMultipart], bye.Counts[googletest.EPUploadStart], bye.Counts[googletest.EPUploadChunk], split(cpu, bye)), dur: d})
+
+	c.Log.Info("dropbox upload", "apart", apart)
+	if hello, stop, err = serve("dropbox"); err != nil {
+		return nil, err
+	}
+	dim, err := dropbox.New(dropbox.Config{
+		Folder:      "/miexit/bench",
+		Endpoint:    hello.URL,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: hello.Token, TokenType: "Bearer"}),
+		Log:         c.Log,
+	})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	cpu0 = cpuSelf()
+	d, err = timeImport(ctx, dim, snap, filepath.Join(t.dir, "dropbox"+suffix+"-ledger.db"))
+	cpu = cpuSelf() - cpu0
+	bye, serr = stop()
+	if err = errors.Join(err, serr); err != nil {
+		return nil, fmt.Errorf("dropbox upload: %w", err)
+	}
+	rows = append(rows, Row{ID: RowDropbox + suffix, Measure: "media -> fake Dropbox (dropbox importer, dropbox-sdk-go" + where + ")", Value: secs(d), Ratio: speed(rawDur, d) + " the speed of raw",
+		Note: fmt.Sprintf("%s; %d requests (%s)%s; goal >= 0.80x", what, requests(bye.Counts), countsText(bye.Counts), split(cpu, bye)), dur: d})
+	return rows, nil
 }
 
 // contactsRow imports the generated vCards into an empty fake Google
@@ -239,22 +316,7 @@ func linkedExport(ctx context.Context, c Config, from, to, snapDir string) error
 // rawUpload PUTs every file's bytes to a loopback handler that reads and
 // hashes them, uploadWorkers at a time: what any HTTP upload of these
 // bytes costs on this machine, with no API around it.
-func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry) (time.Duration, error) {
-	var mu sync.Mutex
-	var got int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := md5.New()
-		n, err := io.Copy(h, r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		got += n
-		mu.Unlock()
-		fmt.Fprintf(w, `{"md5":"%x"}`, h.Sum(nil))
-	}))
-	defer srv.Close()
+func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry, url string, got func() int64) (time.Duration, error) {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: uploadWorkers + 2}}
 	defer hc.CloseIdleConnections()
 	t := time.Now()
@@ -269,7 +331,7 @@ func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry
 				return err
 			}
 			defer f.Close()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf("%s/upload/%d", srv.URL, i), f)
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf("%s/upload/%d", url, i), f)
 			if err != nil {
 				return err
 			}
@@ -290,8 +352,8 @@ func rawUpload(ctx context.Context, snap *snapshot.Reader, files []mapping.Entry
 		return 0, err
 	}
 	d := time.Since(t)
-	if got != want {
-		return 0, fmt.Errorf("raw upload: handler read %d bytes, want %d", got, want)
+	if got != nil && got() != want {
+		return 0, fmt.Errorf("raw upload: handler read %d bytes, want %d", got(), want)
 	}
 	return d, nil
 }
