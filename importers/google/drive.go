@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"iter"
 	"mime"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/api/drive/v3"
 	"google.golang.org/api/googleapi"
 
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
@@ -346,13 +346,14 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 		}
 		meta := im.fileMeta(e, dir)
 		var up *drive.File
+		var md string
 		if e.Size >= im.threshold {
-			up, err = im.uploadResumable(ctx, snap, led, e, meta)
+			up, md, err = im.uploadResumable(ctx, snap, led, e, meta)
 		} else {
-			up, err = im.uploadMultipart(ctx, snap, e, meta)
+			up, md, err = im.uploadMultipart(ctx, snap, e, meta)
 		}
 		if err == nil {
-			err = im.vouch(ctx, snap, e, up)
+			err = im.vouch(ctx, snap, e, up, md)
 		}
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", e.Path, err)
@@ -426,18 +427,21 @@ func mimeOf(e mapping.Entry) string {
 // vouch makes an uploaded file say its sha256 for later listings. Drive's
 // own sha256Checksum does when it gives one, as it normally does, and then
 // nothing more is sent. Without it only md5Checksum is promised, so the
-// md5 is recorded next to the sha256 miexit wrote in appProperties, after
-// checking it against the snapshot's bytes: a later listing trusts that
-// sha256 only while Drive's md5 still matches. Recording it afterwards,
-// instead of in the upload's metadata, spares reading every file once
-// more before it is sent (a multipart body comes after its metadata).
-func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File) error {
+// md5 (md, which check computed from the snapshot's bytes and compared
+// with Drive's) is recorded next to the sha256 miexit wrote in
+// appProperties: a later listing trusts that sha256 only while Drive's
+// md5 still matches. Recording it afterwards, instead of in the upload's
+// metadata, spares reading every file once more before it is sent (a
+// multipart body comes after its metadata).
+func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File, md string) error {
 	if f.Sha256Checksum != "" || f.AppProperties[apMD5] != "" {
 		return nil
 	}
-	md, err := localMD5(snap, e.Path)
-	if err != nil {
-		return err
+	if md == "" {
+		var err error
+		if md, _, err = localSums(snap, e.Path); err != nil {
+			return err
+		}
 	}
 	if f.Md5Checksum != md {
 		return fmt.Errorf("Drive's md5Checksum %q differs from the snapshot file's %s", f.Md5Checksum, md)
@@ -448,68 +452,62 @@ func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.
 	})
 }
 
-// localMD5 is recorded next to the sha256, so a Drive that gives no
-// sha256Checksum can still vouch for the bytes through its md5Checksum.
-func localMD5(snap *snapshot.Reader, rel string) (string, error) {
+// localSums reads a snapshot file for its md5 and sha256.
+func localSums(snap *snapshot.Reader, rel string) (md5sum, shasum string, err error) {
 	f, err := snap.Open(rel)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	m, h := md5.New(), sha256.New()
+	if _, err := fsutil.Copy(io.MultiWriter(m, h), f); err != nil {
+		return "", "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// sums hashes what is sent, to compare with what Drive computed.
-type sums struct{ md5, sha hash.Hash }
-
-func newSums() *sums { return &sums{md5: md5.New(), sha: sha256.New()} }
-
-func (s *sums) Write(p []byte) (int, error) {
-	s.md5.Write(p)
-	s.sha.Write(p)
-	return len(p), nil
-}
-
-func (s *sums) hex() (string, string) {
-	return hex.EncodeToString(s.md5.Sum(nil)), hex.EncodeToString(s.sha.Sum(nil))
-}
-
-// check compares Drive's checksums of an uploaded file with the bytes
-// sent and the snapshot's sha256; a mismatch removes the upload.
-func (im *Importer) check(ctx context.Context, e mapping.Entry, f *drive.File, md5sum, shasum string) error {
+// check compares Drive's checksums of an uploaded file with the
+// snapshot's; a mismatch removes the upload. When Drive gives its
+// sha256Checksum and it is the manifest's, Drive holds exactly the
+// snapshot's bytes and nothing is read again: the upload costs the upload
+// alone. Otherwise (no sha256Checksum, or a mismatch to explain) the
+// snapshot file is read once for its md5 and sha256, which it returns.
+func (im *Importer) check(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File) (string, error) {
+	if f.Sha256Checksum != "" && f.Sha256Checksum == e.SHA256 {
+		return "", nil
+	}
+	md5sum, shasum, err := localSums(snap, e.Path)
+	if err != nil {
+		return "", fmt.Errorf("check the upload against %s: %w", e.Path, err)
+	}
 	var why string
 	switch {
 	case shasum != e.SHA256:
 		why = fmt.Sprintf("the snapshot file's sha256 is %s, the manifest says %s (was the snapshot changed?)", shasum, e.SHA256)
+	case f.Sha256Checksum != "":
+		why = fmt.Sprintf("Drive's sha256Checksum %s differs from the local %s", f.Sha256Checksum, shasum)
 	case f.Md5Checksum == "":
 		why = "Drive returned no md5Checksum"
 	case f.Md5Checksum != md5sum:
 		why = fmt.Sprintf("Drive's md5Checksum %s differs from the local %s", f.Md5Checksum, md5sum)
-	case f.Sha256Checksum != "" && f.Sha256Checksum != shasum:
-		why = fmt.Sprintf("Drive's sha256Checksum %s differs from the local %s", f.Sha256Checksum, shasum)
 	}
 	if why == "" {
-		return nil
+		return md5sum, nil
 	}
 	im.call(ctx, "delete bad upload", func(ctx context.Context) error {
 		return im.drive.Files.Delete(f.Id).Context(ctx).Do()
 	})
 	if shasum != e.SHA256 {
-		return fmt.Errorf("%w: %s: %s", mapping.ErrBadInput, e.Path, why)
+		return "", fmt.Errorf("%w: %s: %s", mapping.ErrBadInput, e.Path, why)
 	}
-	return fmt.Errorf("%s: %s", e.Path, why)
+	return "", fmt.Errorf("%s: %s", e.Path, why)
 }
 
 // uploadMultipart sends a small file in one request through the Go client
 // (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
 // first looks for a copy the failed try may have created.
-func (im *Importer) uploadMultipart(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, meta *drive.File) (*drive.File, error) {
+func (im *Importer) uploadMultipart(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	var out *drive.File
-	var s *sums
 	tries, found := 0, false
 	err := im.call(ctx, "upload", func(ctx context.Context) error {
 		if tries > 0 {
@@ -528,21 +526,20 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap *snapshot.Reader, 
 			return err
 		}
 		defer f.Close()
-		s = newSums()
 		m := *meta
-		out, err = im.drive.Files.Create(&m).Media(io.TeeReader(f, s), googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
+		out, err = im.drive.Files.Create(&m).Media(f, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
 			Fields(fileFields).Context(ctx).Do()
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if found {
 		// A failed try had in fact landed; Drive's own sums vouch for it.
-		return out, nil
+		return out, "", nil
 	}
-	md, sh := s.hex()
-	return out, im.check(ctx, e, out, md, sh)
+	md, err := im.check(ctx, snap, e, out)
+	return out, md, err
 }
 
 // findCopy looks in the target folder for a file miexit already uploaded

@@ -41,15 +41,15 @@ type chunkResult struct {
 	offset int64 // bytes Drive holds, when not done
 }
 
-func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry, meta *drive.File) (*drive.File, error) {
+func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	f, err := snap.Open(e.Path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	size := st.Size()
 	dest := im.dest
@@ -57,7 +57,7 @@ func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, 
 	var sess string
 	var res chunkResult
 	if rec, ok, err := led.Get(dest, e.Path); err != nil {
-		return nil, err
+		return nil, "", err
 	} else if ok && rec.Extra[exSession] != "" && rec.Extra[exSHA256] == e.SHA256 {
 		sess = rec.Extra[exSession]
 		err := im.call(ctx, "upload status", func(ctx context.Context) error {
@@ -69,7 +69,7 @@ func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, 
 		case errors.Is(err, errSessionGone):
 			sess = ""
 		case err != nil:
-			return nil, err
+			return nil, "", err
 		default:
 			im.log.Info("resuming upload", "path", e.Path, "offset", res.offset, "size", size)
 		}
@@ -81,34 +81,19 @@ func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, 
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		// Durable before the first byte: a crash from here on resumes.
 		rec := ledger.Record{Extra: map[string]string{exSession: sess, exSHA256: e.SHA256, exOffset: "0"}}
 		if err := led.PutNow(dest, e.Path, rec); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		res = chunkResult{}
 	}
 
-	s := newSums()
-	hashed := int64(0)
-	hashTo := func(n int64) error {
-		if n <= hashed {
-			return nil
-		}
-		if _, err := io.Copy(s, io.NewSectionReader(f, hashed, n-hashed)); err != nil {
-			return err
-		}
-		hashed = n
-		return nil
-	}
 	for res.done == nil {
 		off := res.offset
 		n := min(im.chunk, size-off)
-		if err := hashTo(off + n); err != nil {
-			return nil, err
-		}
 		needStatus := false
 		err := im.call(ctx, "upload chunk", func(ctx context.Context) error {
 			if needStatus {
@@ -132,30 +117,27 @@ func (im *Importer) uploadResumable(ctx context.Context, snap *snapshot.Reader, 
 		})
 		if errors.Is(err, errSessionGone) {
 			led.Delete(dest, e.Path)
-			return nil, fmt.Errorf("%w; the next run starts it again", err)
+			return nil, "", fmt.Errorf("%w; the next run starts it again", err)
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if res.done == nil {
 			if res.offset < 0 || res.offset > size {
-				return nil, fmt.Errorf("drive reports %d bytes received of %d", res.offset, size)
+				return nil, "", fmt.Errorf("drive reports %d bytes received of %d", res.offset, size)
 			}
 			rec := ledger.Record{Extra: map[string]string{exSession: sess, exSHA256: e.SHA256, exOffset: strconv.FormatInt(res.offset, 10)}}
 			if err := led.Put(dest, e.Path, rec); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 		}
 	}
-	if err := hashTo(size); err != nil {
-		return nil, err
-	}
-	md, sh := s.hex()
-	if err := im.check(ctx, e, res.done, md, sh); err != nil {
+	md, err := im.check(ctx, snap, e, res.done)
+	if err != nil {
 		led.Delete(dest, e.Path)
-		return nil, err
+		return nil, "", err
 	}
-	return res.done, nil
+	return res.done, md, nil
 }
 
 // startSession opens a session and returns its URI.
