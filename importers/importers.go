@@ -126,6 +126,30 @@ type Looker interface {
 	Count(ctx context.Context) (map[mapping.Kind]int, error)
 }
 
+// A FileStreamer is an Importer that takes whole files one at a time
+// from a snapshot still being written, so that migrate overlaps export
+// and import: each media file starts on its way to the destination as
+// soon as the export has put it in the snapshot's folder.
+//
+// A stream is only a head start. Import still runs over the committed
+// snapshot afterwards and finds what the stream did by its ledger
+// records (each file Unchanged), so a file the stream missed, failed or
+// was cancelled on is imported then, and one it finished is not sent
+// twice. ImportFile follows the same rules as Import for one file: the
+// same ledger records, no duplicates, nothing overwritten.
+type FileStreamer interface {
+	StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (FileSink, error)
+}
+
+// A FileSink is one stream of files (see FileStreamer).
+type FileSink interface {
+	// Workers is how many ImportFile calls may run at once.
+	Workers() int
+	// ImportFile makes the destination hold the file e names, and says
+	// what it did (progress.Copied or progress.Unchanged).
+	ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error)
+}
+
 // A Holder is an Importer for some kinds only (an address book holds
 // contacts): verify checks those kinds and shows the others as "not
 // checked" (never a pass), instead of calling everything else missing.

@@ -88,16 +88,8 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 	if rep == nil {
 		rep = progress.Discard
 	}
-	if !d.dryRun {
-		if err := os.MkdirAll(d.root, 0o755); err != nil {
-			return fsutil.Explain(d.root, fmt.Errorf("dir %s: %w", d.root, err))
-		}
-		// A run killed between creating a temp file and renaming it leaves
-		// the temp file behind; the ledger lock means no other miexit is
-		// writing here now, so every one of them is debris.
-		if err := fsutil.SweepTemps(ctx, d.root, d.log); err != nil {
-			return err
-		}
+	if err := d.prepare(ctx); err != nil {
+		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.concurrency)
@@ -135,8 +127,49 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 	return d.copyManifest(snap, led)
 }
 
+// StreamFiles implements importers.FileStreamer: migrate copies each
+// media file here as soon as the export has it.
+func (d *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+	if err := d.prepare(ctx); err != nil {
+		return nil, err
+	}
+	return &sink{d: d, files: files, led: led}, nil
+}
+
+type sink struct {
+	d     *Importer
+	files snapshot.Folder
+	led   *ledger.Ledger
+}
+
+func (s *sink) Workers() int { return s.d.concurrency }
+
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
+	return s.d.copyOne(ctx, s.files, s.led, e)
+}
+
+// prepare makes the root and sweeps what a killed run left in it.
+func (d *Importer) prepare(ctx context.Context) error {
+	if d.dryRun {
+		return nil
+	}
+	if err := os.MkdirAll(d.root, 0o755); err != nil {
+		return fsutil.Explain(d.root, fmt.Errorf("dir %s: %w", d.root, err))
+	}
+	// A run killed between creating a temp file and renaming it leaves
+	// the temp file behind; the ledger lock means no other miexit is
+	// writing here now, so every one of them is debris.
+	return fsutil.SweepTemps(ctx, d.root, d.log)
+}
+
+// opener opens a snapshot file: a *snapshot.Reader, or the
+// snapshot.Folder of one still being written.
+type opener interface {
+	Open(rel string) (*os.File, error)
+}
+
 // copyOne makes the destination hold e, and says what it did.
-func (d *Importer) copyOne(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry) (progress.Action, error) {
+func (d *Importer) copyOne(ctx context.Context, snap opener, led *ledger.Ledger, e mapping.Entry) (progress.Action, error) {
 	dst, err := fsutil.Join(d.root, e.Path)
 	if err != nil {
 		return "", err

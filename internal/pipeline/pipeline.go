@@ -40,6 +40,12 @@ type Options struct {
 	// source's media (see snapshot.Options.LinkLocal), because the same
 	// run copies them on to the destination and checks them there.
 	linkLocal bool
+	// mediaAdded is set by Migrate to start each media file on its way
+	// to the destination while the export goes on.
+	mediaAdded func(mapping.Entry)
+	// ledger, when set, is the ledger Migrate holds open for the whole
+	// run (a second handle would wait for its lock).
+	ledger *ledger.Ledger
 }
 
 // Fill sets the defaults of the fields left empty: the state and config
@@ -140,7 +146,7 @@ func export(ctx context.Context, ex exporters.Exporter, src, dir string, o Optio
 			return ExportResult{Dir: dir, Counts: c, Unchanged: c.Media, Reused: true}, nil
 		}
 	}
-	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal, SourceState: state})
+	w, err := snapshot.Create(dir, snapshot.Options{Source: src, Log: o.Log, Progress: o.Progress, DryRun: o.DryRun, LinkLocal: o.linkLocal, SourceState: state, MediaAdded: o.mediaAdded})
 	if err != nil {
 		return ExportResult{}, err
 	}
@@ -207,6 +213,10 @@ func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, erro
 		return ImportResult{}, err
 	}
 	defer led.Close()
+	return importInto(ctx, snap, imp, led, o)
+}
+
+func importInto(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, o Options) (ImportResult, error) {
 	if o.Totals != nil {
 		c := snap.Counts()
 		o.Totals(mapping.KindMedia, int64(c.Media))
@@ -268,6 +278,9 @@ func verifyWith(ctx context.Context, dir, dst string, o Options, check func(cont
 		return verify.Result{}, err
 	}
 	defer closeImporter(imp)
+	if o.ledger != nil {
+		return check(ctx, snap, imp, o.ledger)
+	}
 	led, err := openLedger(o)
 	if err != nil {
 		return verify.Result{}, err
@@ -303,7 +316,11 @@ type MigrateResult struct {
 }
 
 // Migrate exports src to a snapshot (snapDir, or the default one), imports
-// it to dst and verifies dst.
+// it to dst and verifies dst. Where dst takes files one at a time
+// (importers.FileStreamer), each media file is imported as soon as the
+// export has it, so the two overlap; the import of the committed snapshot
+// then does the rest (records, documents, anything the stream missed) and
+// finds the streamed files done. The final check runs after both.
 func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateResult, error) {
 	o.Fill()
 	var res MigrateResult
@@ -315,30 +332,58 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 		snapDir = DefaultSnapshot(o.StateDir, ex.Name(), src)
 	}
 	o.linkLocal = true
-	if res.Export, err = export(ctx, ex, src, snapDir, o); err != nil {
+	if o.DryRun {
+		return dryMigrate(ctx, ex, src, dst, snapDir, o)
+	}
+	// The export writes src into the manifest as its source, so the
+	// importer can be opened, and the destination found, before it.
+	imp, err := o.importer(ctx, dst, sourceName(src, snapDir))
+	if err != nil {
 		return res, err
 	}
-	if o.DryRun {
-		if _, err := os.Stat(filepath.Join(snapDir, snapshot.ManifestPath)); err != nil {
-			// Nothing was exported yet, so there is nothing to compare.
-			return res, nil
-		}
-	}
-	if res.Import, err = Import(ctx, snapDir, dst, o); err != nil {
+	defer closeImporter(imp)
+	led, err := openLedger(o)
+	if err != nil {
 		return res, err
 	}
-	if o.DryRun {
-		return res, nil
+	defer led.Close()
+
+	st := startStream(ctx, imp, snapDir, led, o)
+	eo := o
+	if st != nil {
+		eo.mediaAdded = st.add
+	}
+	res.Export, err = export(ctx, ex, src, snapDir, eo)
+	if st != nil {
+		st.finish()
+	}
+	if err != nil {
+		return res, err
+	}
+	snap, err := snapshot.Open(snapDir)
+	if err != nil {
+		return res, notSnapshot(snapDir, err)
+	}
+	iopt := o
+	if st != nil {
+		iopt.Progress = st.reporter()
+	}
+	if res.Import, err = importInto(ctx, snap, imp, led, iopt); err != nil {
+		return res, err
 	}
 	// The final check trusts the checksums the import computed while
 	// writing (verify.RunWritten); `miexit verify` re-reads everything.
 	// What it finds missing or different (the destination emptied or
 	// changed behind miexit's back, so the ledger claimed files it no
 	// longer holds) is imported once more before anything is reported.
+	// It opens the destination anew, so that nothing the import learned
+	// of it stands in for reading it.
 	settle := func(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (verify.Result, error) {
 		return verify.Settle(ctx, snap, imp, led, o.Progress)
 	}
-	if res.Verify, err = verifyWith(ctx, snapDir, dst, o, settle); err != nil {
+	vo := o
+	vo.ledger = led
+	if res.Verify, err = verifyWith(ctx, snapDir, dst, vo, settle); err != nil {
 		return res, err
 	}
 	if res.Verify.Repaired > 0 {
@@ -346,4 +391,19 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 			"destination", res.Verify.Destination, "items", res.Verify.Repaired, "still_wrong", len(res.Verify.Problems))
 	}
 	return res, nil
+}
+
+// dryMigrate reports what a migrate would do, writing nothing.
+func dryMigrate(ctx context.Context, ex exporters.Exporter, src, dst, snapDir string, o Options) (MigrateResult, error) {
+	var res MigrateResult
+	var err error
+	if res.Export, err = export(ctx, ex, src, snapDir, o); err != nil {
+		return res, err
+	}
+	if _, err := os.Stat(filepath.Join(snapDir, snapshot.ManifestPath)); err != nil {
+		// Nothing was exported yet, so there is nothing to compare.
+		return res, nil
+	}
+	res.Import, err = Import(ctx, snapDir, dst, o)
+	return res, err
 }

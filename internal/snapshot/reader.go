@@ -272,16 +272,28 @@ func WholeFile(k mapping.Kind) bool {
 }
 
 // Open opens a file of the snapshot by its manifest path.
-func (r *Reader) Open(rel string) (*os.File, error) {
-	p, err := fsutil.Join(r.dir, rel)
+func (r *Reader) Open(rel string) (*os.File, error) { return Folder(r.dir).Open(rel) }
+
+// Path returns the local path of a snapshot file.
+func (r *Reader) Path(rel string) (string, error) { return Folder(r.dir).Path(rel) }
+
+// A Folder is a snapshot's folder seen only as its files, by manifest
+// path: what an importer needs of a file while the snapshot is still
+// being written and has no manifest for them yet (Options.MediaAdded).
+type Folder string
+
+// Open opens the file at manifest path rel.
+func (f Folder) Open(rel string) (*os.File, error) {
+	p, err := f.Path(rel)
 	if err != nil {
 		return nil, err
 	}
 	return os.Open(p)
 }
 
-// Path returns the local path of a snapshot file.
-func (r *Reader) Path(rel string) (string, error) { return fsutil.Join(r.dir, rel) }
+// Path returns the local path of the file at manifest path rel; a path
+// that would leave the folder is an error.
+func (f Folder) Path(rel string) (string, error) { return fsutil.Join(string(f), rel) }
 
 // Messages streams the snapshot's messages.
 func (r *Reader) Messages() iter.Seq2[mapping.Message, error] {

@@ -81,6 +81,13 @@ type Options struct {
 	LinkLocal bool
 	// SourceState is recorded in the manifest (see exporters.Stater).
 	SourceState string
+	// MediaAdded, when set, is called with each media entry once its
+	// file is in place under its final name (copied, linked, or kept from
+	// the previous export), before the manifest lists it: migrate starts
+	// importing it there. It is called from the goroutine that added the
+	// entry, without the Writer's lock held; while it blocks, that Add
+	// waits.
+	MediaAdded func(mapping.Entry)
 }
 
 // Writer builds a snapshot. Its Add methods are safe for concurrent use; the
@@ -703,6 +710,16 @@ func (w *Writer) unchanged(rel string, size int64, mod time.Time) (mapping.Entry
 }
 
 func (w *Writer) finishMedia(e mapping.Entry, unchanged bool) error {
+	if err := w.addMediaEntry(e, unchanged); err != nil {
+		return err
+	}
+	if w.opt.MediaAdded != nil && !w.opt.DryRun {
+		w.opt.MediaAdded(e)
+	}
+	return nil
+}
+
+func (w *Writer) addMediaEntry(e mapping.Entry, unchanged bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.entries.add(e); err != nil {

@@ -1,0 +1,152 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/internal/pipeline"
+	"github.com/miexit/miexit/internal/progress"
+	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
+)
+
+// handoff is a source whose export adds each photo only once the
+// destination holds the one before it (or a deadline passes): it can
+// only finish quickly if migrate imports while the export goes on.
+type handoff struct {
+	dest  string // the destination folder to watch, "" not to wait
+	files []string
+	late  []string // photos the destination did not have in time
+}
+
+var (
+	handoffMu   sync.Mutex
+	handoffNext *handoff
+)
+
+func init() {
+	exporters.Register("handoff", func(ctx context.Context, p exporters.Params) (exporters.Exporter, error) {
+		handoffMu.Lock()
+		defer handoffMu.Unlock()
+		return handoffNext, nil
+	})
+}
+
+func (h *handoff) Name() string { return "handoff" }
+
+func (h *handoff) Inventory(ctx context.Context) (mapping.Counts, error) {
+	return mapping.Counts{Media: len(h.files)}, nil
+}
+
+func (h *handoff) Export(ctx context.Context, w *snapshot.Writer) error {
+	taken := time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, name := range h.files {
+		if i > 0 && h.dest != "" && !h.arrived(ctx, filepath.Join(h.dest, snapshot.MediaDir, h.files[i-1])) {
+			h.late = append(h.late, h.files[i-1])
+		}
+		b := []byte(fmt.Sprintf("photo %d of the handoff source", i))
+		err := w.AddMedia(ctx, mapping.Media{Path: name, Size: int64(len(b)), ModTime: taken, Taken: taken}, func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return w.AddMessage(ctx, mapping.Message{Type: "sms", Box: 1, Address: "+8613800000000", Date: taken, Body: "hi"})
+}
+
+// arrived waits for p; the deadline is far beyond what a copy takes, so
+// that it fails only when nothing is copying during the export.
+func (h *handoff) arrived(ctx context.Context, p string) bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return false
+}
+
+// events counts each item's import events.
+type events struct {
+	mu   sync.Mutex
+	seen map[string][]progress.Action
+}
+
+func (ev *events) Report(e progress.Event) {
+	if e.Phase != "import" {
+		return
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.seen[e.Item] = append(ev.seen[e.Item], e.Action)
+}
+
+func TestMigrateImportsEachPhotoWhileTheExportGoesOn(t *testing.T) {
+	tmp := t.TempDir()
+	dest := filepath.Join(tmp, "dest")
+	h := &handoff{dest: dest, files: []string{"DCIM/a.jpg", "DCIM/b.jpg", "DCIM/c.jpg", "DCIM/d.jpg"}}
+	handoffMu.Lock()
+	handoffNext = h
+	handoffMu.Unlock()
+	o := pipeline.Options{StateDir: filepath.Join(tmp, "state")}
+
+	for _, run := range []struct {
+		name string
+		want progress.Action
+	}{{"first run", progress.Copied}, {"re-run", progress.Unchanged}} {
+		h.late = nil
+		ev := &events{seen: map[string][]progress.Action{}}
+		o.Progress = ev
+		res, err := pipeline.Migrate(context.Background(), "handoff:x", "dir:"+dest, "", o)
+		if err != nil {
+			t.Fatalf("%s: %v", run.name, err)
+		}
+		if !res.Verify.OK {
+			t.Fatalf("%s: verify found gaps: %+v", run.name, res.Verify.Problems)
+		}
+		if len(h.late) > 0 {
+			t.Errorf("%s: the export added the next photo only after %v had waited 20 s for the destination: nothing was imported during the export", run.name, h.late)
+		}
+		// Each photo is reported once, by the stream or by the import
+		// after it, never by both.
+		for _, f := range h.files {
+			item := snapshot.MediaDir + "/" + f
+			if got := ev.seen[item]; len(got) != 1 || got[0] != run.want {
+				t.Errorf("%s: %s was reported %v, want once %s", run.name, item, got, run.want)
+			}
+		}
+	}
+}
+
+// A file the stream cannot write stops it; the import after the export
+// meets the same file and fails naming it, and no error is lost.
+func TestAStreamThatFailsLeavesTheErrorToTheImport(t *testing.T) {
+	tmp := t.TempDir()
+	dest := filepath.Join(tmp, "dest")
+	blocker := filepath.Join(dest, snapshot.MediaDir, "DCIM", "b.jpg")
+	if err := os.MkdirAll(blocker, 0o755); err != nil { // a folder where a photo goes
+		t.Fatal(err)
+	}
+	h := &handoff{files: []string{"DCIM/a.jpg", "DCIM/b.jpg", "DCIM/c.jpg"}}
+	handoffMu.Lock()
+	handoffNext = h
+	handoffMu.Unlock()
+	_, err := pipeline.Migrate(context.Background(), "handoff:x", "dir:"+dest, "", pipeline.Options{StateDir: filepath.Join(tmp, "state")})
+	if err == nil || !strings.Contains(err.Error(), blocker) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("err = %v, want one naming %s", err, blocker)
+	}
+	if st, err := os.Stat(blocker); err != nil || !st.IsDir() {
+		t.Errorf("the folder in the photo's place was touched: %v", err)
+	}
+}
