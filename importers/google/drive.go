@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"mime"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/api/drive/v3"
 	"google.golang.org/api/googleapi"
 
+	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
@@ -260,12 +262,61 @@ func (fs *folders) dirLocked(ctx context.Context, rel string) (string, error) {
 	return id, nil
 }
 
-func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+// opener opens a snapshot file: a *snapshot.Reader, or the
+// snapshot.Folder of one still being written (StreamFiles).
+type opener interface {
+	Open(rel string) (*os.File, error)
+}
+
+// StreamFiles implements importers.FileStreamer: migrate uploads each
+// media file as soon as the export has it. The Import after the export
+// goes on from the same folder tree, with what the stream uploaded in
+// it, so it neither lists Drive again nor depends on a fresh listing
+// already showing files uploaded a moment ago.
+func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		return nil, err
+	}
+	im.dest = dest
 	t, err := im.loadTree(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fs := &folders{im: im, t: t}
+	im.streamMu.Lock()
+	im.streamed = fs
+	im.streamMu.Unlock()
+	return &sink{im: im, files: files, led: led, fs: fs}, nil
+}
+
+type sink struct {
+	im    *Importer
+	files snapshot.Folder
+	led   *ledger.Ledger
+	fs    *folders
+}
+
+func (s *sink) Workers() int { return s.im.p.Concurrency }
+
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
+	var act progress.Action
+	err := s.im.importFile(ctx, s.files, s.led, progress.Func(func(ev progress.Event) { act = ev.Action }), s.fs, e)
+	return act, err
+}
+
+func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+	im.streamMu.Lock()
+	fs := im.streamed
+	im.streamed = nil
+	im.streamMu.Unlock()
+	if fs == nil {
+		t, err := im.loadTree(ctx)
+		if err != nil {
+			return err
+		}
+		fs = &folders{im: im, t: t}
+	}
 	work := make(chan mapping.Entry)
 	var (
 		mu   sync.Mutex
@@ -315,7 +366,7 @@ func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led 
 // importFile makes Drive hold one snapshot file: left alone when a copy
 // with the same sha256 is there, uploaded otherwise; older copies miexit
 // wrote at that path go once the new one is checked.
-func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter, fs *folders, e mapping.Entry) error {
+func (im *Importer) importFile(ctx context.Context, snap opener, led *ledger.Ledger, rep progress.Reporter, fs *folders, e mapping.Entry) error {
 	fs.mu.Lock()
 	have := append([]*remoteFile(nil), fs.t.files[e.Path]...)
 	fs.mu.Unlock()
@@ -337,6 +388,7 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 		return nil
 	}
 	id := ""
+	var up *drive.File
 	if keep != nil {
 		id = keep.id
 	} else {
@@ -345,7 +397,6 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 			return err
 		}
 		meta := im.fileMeta(e, dir)
-		var up *drive.File
 		var md string
 		if e.Size >= im.threshold {
 			up, md, err = im.uploadResumable(ctx, snap, led, e, meta)
@@ -369,6 +420,18 @@ func (im *Importer) importFile(ctx context.Context, snap *snapshot.Reader, led *
 			return fmt.Errorf("upload %s: remove the older copy: %w", e.Path, err)
 		}
 	}
+	// The tree now says what Drive holds at this path, for an Import
+	// that goes on from a stream's tree (StreamFiles).
+	now := keep
+	if now == nil {
+		// Checked and vouched for: by Drive's sha256, or by its md5
+		// next to the sha256 recorded in appProperties.
+		now = &remoteFile{id: id, path: e.Path, size: e.Size, md5: up.Md5Checksum, sha: up.Sha256Checksum,
+			props: map[string]string{apSHA256: e.SHA256, apMD5: up.Md5Checksum}, modified: up.ModifiedTime}
+	}
+	fs.mu.Lock()
+	fs.t.files[e.Path] = []*remoteFile{now}
+	fs.mu.Unlock()
 	if err := led.Put(im.dest, e.Path, ledger.Record{SHA256: e.SHA256, Size: e.Size, RemoteID: id, ModTime: e.Modified}); err != nil {
 		return err
 	}
@@ -433,7 +496,7 @@ func mimeOf(e mapping.Entry) string {
 // md5 still matches. Recording it afterwards, instead of in the upload's
 // metadata, spares reading every file once more before it is sent (a
 // multipart body comes after its metadata).
-func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File, md string) error {
+func (im *Importer) vouch(ctx context.Context, snap opener, e mapping.Entry, f *drive.File, md string) error {
 	if f.Sha256Checksum != "" || f.AppProperties[apMD5] != "" {
 		return nil
 	}
@@ -453,7 +516,7 @@ func (im *Importer) vouch(ctx context.Context, snap *snapshot.Reader, e mapping.
 }
 
 // localSums reads a snapshot file for its md5 and sha256.
-func localSums(snap *snapshot.Reader, rel string) (md5sum, shasum string, err error) {
+func localSums(snap opener, rel string) (md5sum, shasum string, err error) {
 	f, err := snap.Open(rel)
 	if err != nil {
 		return "", "", err
@@ -472,7 +535,7 @@ func localSums(snap *snapshot.Reader, rel string) (md5sum, shasum string, err er
 // snapshot's bytes and nothing is read again: the upload costs the upload
 // alone. Otherwise (no sha256Checksum, or a mismatch to explain) the
 // snapshot file is read once for its md5 and sha256, which it returns.
-func (im *Importer) check(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, f *drive.File) (string, error) {
+func (im *Importer) check(ctx context.Context, snap opener, e mapping.Entry, f *drive.File) (string, error) {
 	if f.Sha256Checksum != "" && f.Sha256Checksum == e.SHA256 {
 		return "", nil
 	}
@@ -506,7 +569,7 @@ func (im *Importer) check(ctx context.Context, snap *snapshot.Reader, e mapping.
 // uploadMultipart sends a small file in one request through the Go client
 // (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
 // first looks for a copy the failed try may have created.
-func (im *Importer) uploadMultipart(ctx context.Context, snap *snapshot.Reader, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
+func (im *Importer) uploadMultipart(ctx context.Context, snap opener, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	var out *drive.File
 	tries, found := 0, false
 	err := im.call(ctx, "upload", func(ctx context.Context) error {

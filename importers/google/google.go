@@ -132,6 +132,11 @@ type Importer struct {
 	acct   string // the account's permissionId, once looked up
 	// dest is the ledger key of the running Import (importers.LedgerKey).
 	dest string
+	// streamed is the folder tree a stream of files (StreamFiles) kept
+	// up to date while the export went on; the Import after it takes it
+	// over instead of listing Drive again.
+	streamMu sync.Mutex
+	streamed *folders
 }
 
 // New builds the importer from Params, the environment and the config dir.

@@ -39,6 +39,9 @@ type file struct {
 	// stores them with the file, and recomputing them on every listing
 	// would charge the fake's work to the importers in benchmarks.
 	md5, sha256 string
+	// hiddenUntil is the last files.list response that leaves it out
+	// (Server.ListLag).
+	hiddenUntil int
 }
 
 // setContent replaces f's bytes and their checksums.
@@ -151,6 +154,7 @@ func (s *Server) newFileLocked(meta *drive.File, content []byte) (*file, int, st
 		AppProperties: map[string]string{},
 		Created:       now,
 		Modified:      now,
+		hiddenUntil:   s.lists + s.ListLag,
 	}
 	f.setContent(content)
 	if f.MimeType == "" {
@@ -302,9 +306,10 @@ func (s *Server) filesList(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
 	var all []*file
 	for _, f := range s.files {
-		if f.ID != rootID && match(f) {
+		if f.ID != rootID && match(f) && f.hiddenUntil < s.lists {
 			all = append(all, f)
 		}
 	}

@@ -96,6 +96,12 @@ type Server struct {
 	// without it.
 	NoSHA256 bool
 
+	// ListLag leaves a file or folder out of the next ListLag files.list
+	// responses after its creation: Drive's queries run on a search index
+	// that may not show a change at once, so an importer must not rely on
+	// a listing to find what it has just uploaded.
+	ListLag int
+
 	// OnMutate, when set, runs while a People mutate is in progress, so a
 	// test can hold one open and check that a second is rejected.
 	OnMutate func()
@@ -106,6 +112,7 @@ type Server struct {
 	photos   map[string][]byte
 	groups   []*people.ContactGroup
 	files    map[string]*file
+	lists    int // files.list responses so far, for ListLag
 	sessions map[string]*session
 	counts   map[string]int
 	faults   []*Fault

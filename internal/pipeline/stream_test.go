@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/importers/google"
+	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
@@ -23,7 +25,7 @@ import (
 // destination holds the one before it (or a deadline passes): it can
 // only finish quickly if migrate imports while the export goes on.
 type handoff struct {
-	dest  string // the destination folder to watch, "" not to wait
+	has   func(rel string) bool // whether the destination holds a snapshot path; nil not to wait
 	files []string
 	late  []string // photos the destination did not have in time
 }
@@ -50,7 +52,7 @@ func (h *handoff) Inventory(ctx context.Context) (mapping.Counts, error) {
 func (h *handoff) Export(ctx context.Context, w *snapshot.Writer) error {
 	taken := time.Date(2022, 1, 2, 3, 4, 5, 0, time.UTC)
 	for i, name := range h.files {
-		if i > 0 && h.dest != "" && !h.arrived(ctx, filepath.Join(h.dest, snapshot.MediaDir, h.files[i-1])) {
+		if i > 0 && h.has != nil && !h.arrived(ctx, snapshot.MediaDir+"/"+h.files[i-1]) {
 			h.late = append(h.late, h.files[i-1])
 		}
 		b := []byte(fmt.Sprintf("photo %d of the handoff source", i))
@@ -64,12 +66,13 @@ func (h *handoff) Export(ctx context.Context, w *snapshot.Writer) error {
 	return w.AddMessage(ctx, mapping.Message{Type: "sms", Box: 1, Address: "+8613800000000", Date: taken, Body: "hi"})
 }
 
-// arrived waits for p; the deadline is far beyond what a copy takes, so
-// that it fails only when nothing is copying during the export.
-func (h *handoff) arrived(ctx context.Context, p string) bool {
+// arrived waits for rel at the destination; the deadline is far beyond
+// what a copy takes, so that it fails only when nothing is copying
+// during the export.
+func (h *handoff) arrived(ctx context.Context, rel string) bool {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if _, err := os.Stat(p); err == nil {
+		if h.has(rel) {
 			return true
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -95,11 +98,56 @@ func (ev *events) Report(e progress.Event) {
 func TestMigrateImportsEachPhotoWhileTheExportGoesOn(t *testing.T) {
 	tmp := t.TempDir()
 	dest := filepath.Join(tmp, "dest")
-	h := &handoff{dest: dest, files: []string{"DCIM/a.jpg", "DCIM/b.jpg", "DCIM/c.jpg", "DCIM/d.jpg"}}
+	has := func(rel string) bool {
+		_, err := os.Stat(filepath.Join(dest, rel))
+		return err == nil
+	}
+	migrateWhileExporting(t, "dir:"+dest, filepath.Join(tmp, "state"), has)
+}
+
+// Through the Go client against the fake Drive: uploads start during the
+// export, each photo is uploaded once and reported once.
+func TestMigrateUploadsEachPhotoToDriveWhileTheExportGoesOn(t *testing.T) {
+	srv := googletest.New()
+	t.Cleanup(srv.Close)
+	t.Setenv(google.EnvEndpoint, srv.URL)
+	t.Setenv(google.EnvToken, srv.Token)
+	has := func(rel string) bool {
+		for _, f := range srv.Files() {
+			if strings.HasSuffix(f.Path, "/"+rel) {
+				return true
+			}
+		}
+		return false
+	}
+	files := migrateWhileExporting(t, "google", t.TempDir(), has)
+	copies := map[string]int{}
+	for _, f := range srv.Files() {
+		copies[f.Path]++
+	}
+	for _, f := range files {
+		n := 0
+		for p, c := range copies {
+			if strings.HasSuffix(p, "/"+snapshot.MediaDir+"/"+f) {
+				n += c
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s is on Drive %d times, want once", f, n)
+		}
+	}
+}
+
+// migrateWhileExporting migrates the handoff source to dst twice and
+// checks that the first run imported during the export and each run
+// reported each photo once. It returns the photos' paths.
+func migrateWhileExporting(t *testing.T, dst, state string, has func(string) bool) []string {
+	t.Helper()
+	h := &handoff{has: has, files: []string{"DCIM/a.jpg", "DCIM/b.jpg", "DCIM/c.jpg", "DCIM/d.jpg"}}
 	handoffMu.Lock()
 	handoffNext = h
 	handoffMu.Unlock()
-	o := pipeline.Options{StateDir: filepath.Join(tmp, "state")}
+	o := pipeline.Options{StateDir: state, ConfigDir: filepath.Join(state, "config")}
 
 	for _, run := range []struct {
 		name string
@@ -108,7 +156,7 @@ func TestMigrateImportsEachPhotoWhileTheExportGoesOn(t *testing.T) {
 		h.late = nil
 		ev := &events{seen: map[string][]progress.Action{}}
 		o.Progress = ev
-		res, err := pipeline.Migrate(context.Background(), "handoff:x", "dir:"+dest, "", o)
+		res, err := pipeline.Migrate(context.Background(), "handoff:x", dst, "", o)
 		if err != nil {
 			t.Fatalf("%s: %v", run.name, err)
 		}
@@ -127,6 +175,7 @@ func TestMigrateImportsEachPhotoWhileTheExportGoesOn(t *testing.T) {
 			}
 		}
 	}
+	return h.files
 }
 
 // A file the stream cannot write stops it; the import after the export
