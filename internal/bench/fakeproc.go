@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,6 +40,10 @@ type fakeBye struct {
 	CPUSys  time.Duration
 }
 
+// EnvFakeProfile names a folder: each fake child writes a CPU profile of
+// itself there (KIND-PID.prof), to see what the fakes cost.
+const EnvFakeProfile = "MIEXIT_BENCH_FAKE_CPUPROFILE"
+
 // serveFake runs in the child: it starts kind's fake on loopback, says
 // where, and serves until its stdin says "done" (or closes).
 func serveFake(kind string, in io.Reader, out io.Writer) error {
@@ -46,6 +52,17 @@ func serveFake(kind string, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if pd := os.Getenv(EnvFakeProfile); pd != "" {
+		f, err := os.Create(filepath.Join(pd, fmt.Sprintf("%s-%d.prof", kind, os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	_, err = withTB(dir, func(t *fakeTB) error {
 		var hello fakeHello
 		var counts func() map[string]int

@@ -92,6 +92,16 @@ func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			}
 			rows = append(rows, r...)
 		}
+		for _, r := range rows {
+			if r.ID == RowDriveApart {
+				m, err := driveMigrateRow(ctx, c, filepath.Join(dir, "media-phone"), filepath.Join(dir, "drive-migrate"), r.dur)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, m)
+				break
+			}
+		}
 		return nil
 	})
 	return rows, err

@@ -1,0 +1,70 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/miexit/miexit/importers/google"
+	"github.com/miexit/miexit/internal/googletest"
+	"github.com/miexit/miexit/internal/pipeline"
+)
+
+// RowDriveMigrate is migrate of the media to fake Drive, against the
+// export and the import apart.
+const RowDriveMigrate = "drive-migrate"
+
+// driveMigrateRow migrates the phone folder phone (the media alone) to
+// fake Drive in a child process, the way `miexit migrate --to google`
+// does: export, uploads during it, the import of the committed snapshot
+// and the final check. It is set against the export of the same folder
+// alone and importDur, the import of its snapshot alone (the drive-apart
+// row): with export and import overlapped it costs about the slower of
+// the two, not their sum.
+func driveMigrateRow(ctx context.Context, c Config, phone, work string, importDur time.Duration) (Row, error) {
+	c.Log.Info("export alone", "phone", phone)
+	t0 := time.Now()
+	if _, err := pipeline.Export(ctx, "archive:"+phone, filepath.Join(work, "export-alone"), pipeline.Options{StateDir: filepath.Join(work, "export-state"), Log: c.Log}); err != nil {
+		return Row{}, fmt.Errorf("export %s: %w", phone, err)
+	}
+	exportDur := time.Since(t0)
+
+	c.Log.Info("migrate to drive", "phone", phone)
+	p, err := startFake(ctx, "drive")
+	if err != nil {
+		return Row{}, err
+	}
+	for k, v := range map[string]string{google.EnvEndpoint: p.URL, google.EnvToken: p.Token} {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
+	state := filepath.Join(work, "migrate-state")
+	t0 = time.Now()
+	res, err := pipeline.Migrate(ctx, "archive:"+phone, "google", "", pipeline.Options{StateDir: state, ConfigDir: filepath.Join(state, "config"), Log: c.Log})
+	d := time.Since(t0)
+	bye, serr := p.finish()
+	if err = errors.Join(err, serr); err != nil {
+		return Row{}, fmt.Errorf("migrate to drive: %w", err)
+	}
+	if !res.Verify.OK {
+		return Row{}, fmt.Errorf("migrate to drive: verify found gaps: %v", res.Verify.Problems)
+	}
+	uploads := bye.Counts[googletest.EPUploadMultipart] + bye.Counts[googletest.EPUploadStart]
+	if uploads != res.Export.Counts.Media {
+		return Row{}, fmt.Errorf("migrate to drive: %d uploads for %d media", uploads, res.Export.Counts.Media)
+	}
+	sum, slower := exportDur+importDur, max(exportDur, importDur)
+	return Row{ID: RowDriveMigrate, Measure: "`migrate archive: -> google` of the media (fake Drive in another process; export, uploads, final check)", Value: secs(d),
+		Ratio: fmt.Sprintf("%.2fx of export+import, %.2fx of the slower", d.Seconds()/sum.Seconds(), d.Seconds()/slower.Seconds()),
+		Note:  fmt.Sprintf("export alone %s (copying; migrate links), import alone %s (drive-apart); %d uploads, %d requests; goal: about the slower of the two", secs(exportDur), secs(importDur), uploads, requests(bye.Counts)), dur: d}, nil
+}
