@@ -305,28 +305,9 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if rep == nil {
 		rep = progress.Discard
 	}
-	// The destination, not the ledger, says what is there.
-	have := map[string]entry{}
-	var parts []string
-	err := im.walk(ctx, func(rel string, e entry) error {
-		if strings.HasPrefix(path.Base(rel), PartPrefix) {
-			parts = append(parts, rel)
-			return nil
-		}
-		have[rel] = e
-		return nil
-	})
+	have, err := im.survey(ctx)
 	if err != nil {
 		return fmt.Errorf("import to %s: %w", im.Name(), err)
-	}
-	if !im.cfg.DryRun {
-		// Left by a killed run: the ledger's lock means no other miexit
-		// is writing here now.
-		for _, p := range parts {
-			if err := im.remove(ctx, p); err != nil {
-				return fmt.Errorf("import to %s: %w", im.Name(), err)
-			}
-		}
 	}
 	var failed atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
@@ -379,6 +360,66 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return nil
 }
 
+// survey lists what the folder holds, which, not the ledger, says what
+// is there, and removes the part files a killed run left.
+func (im *Importer) survey(ctx context.Context) (map[string]entry, error) {
+	have := map[string]entry{}
+	var parts []string
+	err := im.walk(ctx, func(rel string, e entry) error {
+		if strings.HasPrefix(path.Base(rel), PartPrefix) {
+			parts = append(parts, rel)
+			return nil
+		}
+		have[rel] = e
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !im.cfg.DryRun {
+		// The ledger's lock means no other miexit is writing here now.
+		for _, p := range parts {
+			if err := im.remove(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return have, nil
+}
+
+// files opens a snapshot's files: a *snapshot.Reader, or the
+// snapshot.Folder of one still being written (StreamFiles).
+type files interface {
+	Open(rel string) (*os.File, error)
+	Path(rel string) (string, error)
+}
+
+// StreamFiles implements importers.FileStreamer: migrate uploads each
+// media file as soon as the export has it. The Import after the export
+// lists the folder again (a PROPFIND shows what the server holds at
+// once) and finds the streamed files by their ledger records and etags.
+func (im *Importer) StreamFiles(ctx context.Context, snap snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+	have, err := im.survey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("import to %s: %w", im.Name(), err)
+	}
+	return &sink{im: im, files: snap, led: led, have: have}, nil
+}
+
+type sink struct {
+	im    *Importer
+	files snapshot.Folder
+	led   *ledger.Ledger
+	have  map[string]entry // read only once the stream starts
+}
+
+func (s *sink) Workers() int { return s.im.cfg.Concurrency }
+
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
+	r, exists := s.have[e.Path]
+	return s.im.one(ctx, s.files, s.led, r, exists, e, e.Path)
+}
+
 // isFatal: errors that will fail every other file too.
 func isFatal(err error) bool {
 	return strings.Contains(err.Error(), "HTTP 507") || strings.Contains(err.Error(), "refused user")
@@ -410,7 +451,7 @@ func vouched(rec ledger.Record, known bool, r entry, e mapping.Entry) bool {
 
 // one makes the folder hold e at rel, and says what it did. r is the
 // listing's entry (zero when absent).
-func (im *Importer) one(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, r entry, exists bool, e mapping.Entry, rel string) (progress.Action, error) {
+func (im *Importer) one(ctx context.Context, snap files, led *ledger.Ledger, r entry, exists bool, e mapping.Entry, rel string) (progress.Action, error) {
 	rec, known, err := led.Get(im.Name(), rel)
 	if err != nil {
 		return "", err
@@ -447,7 +488,7 @@ func (im *Importer) one(ctx context.Context, snap *snapshot.Reader, led *ledger.
 
 // sameContent says whether the remote file holds e's bytes: by the
 // server's SHA1 where it has one, else by downloading and hashing.
-func (im *Importer) sameContent(ctx context.Context, snap *snapshot.Reader, rel string, r entry, e mapping.Entry) (bool, error) {
+func (im *Importer) sameContent(ctx context.Context, snap files, rel string, r entry, e mapping.Entry) (bool, error) {
 	if r.sha1 != "" {
 		f, err := snap.Open(rel)
 		if err != nil {
@@ -628,7 +669,7 @@ func partName(rel string) string {
 }
 
 // upload streams e to a part file, moves it to rel and reads it back.
-func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, e mapping.Entry, rel string, replace bool) (progress.Action, error) {
+func (im *Importer) upload(ctx context.Context, snap files, led *ledger.Ledger, e mapping.Entry, rel string, replace bool) (progress.Action, error) {
 	if err := im.mkdirs(ctx, rel); err != nil {
 		return "", err
 	}

@@ -14,6 +14,9 @@ import (
 
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/importers/google"
+	_ "github.com/miexit/miexit/importers/webdav"
+	"github.com/miexit/miexit/internal/dav"
+	"github.com/miexit/miexit/internal/davtest"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
@@ -135,6 +138,23 @@ func TestMigrateUploadsEachPhotoToDriveWhileTheExportGoesOn(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s is on Drive %d times, want once", f, n)
 		}
+	}
+}
+
+// Through the real rclone WebDAV server: uploads start during the
+// export, each photo is reported once, and a re-run uploads nothing.
+func TestMigrateUploadsEachPhotoToWebDAVWhileTheExportGoesOn(t *testing.T) {
+	srv := davtest.Rclone(t)
+	t.Setenv(dav.EnvUser, davtest.User)
+	t.Setenv(dav.EnvPassword, davtest.Password)
+	has := func(rel string) bool {
+		_, err := os.Stat(filepath.Join(srv.Dir, "backup", "phone", filepath.FromSlash(rel)))
+		return err == nil
+	}
+	n0 := srv.Writes()
+	migrateWhileExporting(t, "webdav:"+srv.URL+"backup/phone", t.TempDir(), has)
+	if srv.Writes() == n0 {
+		t.Fatal("nothing was written to the server")
 	}
 }
 
