@@ -97,9 +97,11 @@ type Server struct {
 	NoSHA256 bool
 
 	// ListLag leaves a file or folder out of the next ListLag files.list
-	// responses after its creation: Drive's queries run on a search index
-	// that may not show a change at once, so an importer must not rely on
-	// a listing to find what it has just uploaded.
+	// responses after its creation. Drive promises no read-after-write
+	// consistency for queries, and kopia's driver measured files.list by
+	// name missing files created a moment before (kopia/kopia#90, "not
+	// read-after-write consistent"; files.get was): an importer must not
+	// rely on a listing to find what it has just uploaded.
 	ListLag int
 
 	// OnMutate, when set, runs while a People mutate is in progress, so a
