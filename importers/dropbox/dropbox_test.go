@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -809,5 +810,69 @@ func TestCutShortAnswersAreRetriedIntoOneCopy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A small file new to the folder is hashed while it is sent, not read
+// before; a snapshot file changed after the export is still caught (its
+// session is never committed), whether it is hashed on the way or read
+// first (a large one), and the others land.
+func TestAChangedSnapshotFileIsNeverCommitted(t *testing.T) {
+	f := newFixture(t)
+	snap := buildSnapshot(t, []sampleFile{
+		{path: "DCIM/small.jpg", data: "jpeg bytes one"},
+		{path: "DCIM/large.mp4", data: strings.Repeat("video bytes ", 300)},
+		{path: "DCIM/other.jpg", data: "jpeg bytes two"},
+	}, nil)
+	var small, large mapping.Entry
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.HasSuffix(e.Path, "/small.jpg"):
+			small = e
+		case strings.HasSuffix(e.Path, "/large.mp4"):
+			large = e
+		}
+	}
+	if small.Path == "" || large.Path == "" {
+		t.Fatalf("the sample has no small (%q) or large (%q) file", small.Path, large.Path)
+	}
+	for _, e := range []mapping.Entry{small, large} {
+		p, err := snap.Path(e.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := &tally{}
+	err := f.importer(func(c *Config) { c.SessionThreshold = 1 << 10 }).Import(context.Background(), snap, openLedger(t), rep)
+	if err == nil || !strings.Contains(err.Error(), "2 files failed") {
+		t.Errorf("err = %v, want 2 files failed", err)
+	}
+	failed := map[string]string{}
+	for _, ev := range rep.events() {
+		if ev.Action == progress.Failed {
+			failed[ev.Item] = ev.Err
+		}
+	}
+	for _, e := range []mapping.Entry{small, large} {
+		if !strings.Contains(failed[e.Path], "no longer matches its manifest") {
+			t.Errorf("%s: failure %q, want one naming the manifest", e.Path, failed[e.Path])
+		}
+		if _, ok := f.srv.Stat(f.folder + "/" + e.Path); ok {
+			t.Errorf("%s: the changed file is in Dropbox", e.Path)
+		}
+	}
+	if n := rep.Count("import", "", progress.Copied); n == 0 {
+		t.Error("nothing else landed")
 	}
 }

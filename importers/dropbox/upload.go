@@ -2,6 +2,8 @@ package dropbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -85,23 +87,32 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 	if err != nil {
 		return err
 	}
+	rel := strings.TrimPrefix(j.remote, im.cfg.Folder+"/")
+	cur, exists := r.have[strings.ToLower(rel)]
 	hash, size := "", e.Size
-	if inLedger && rec.SHA256 == e.SHA256 && rec.Extra["content_hash"] != "" {
+	// A small file new to the folder is hashed while it is sent, not read
+	// once before: its sha256 is checked against the manifest before its
+	// session is committed, and Dropbox's content_hash of the committed
+	// file against the one computed on the way (done). Others need the
+	// content_hash first: to compare with the file there, or for a large
+	// file's resumable session.
+	hashOnTheWay := !exists && e.Size <= im.cfg.SessionThreshold
+	switch {
+	case inLedger && rec.SHA256 == e.SHA256 && rec.Extra["content_hash"] != "":
 		hash = rec.Extra["content_hash"]
-	} else {
+	case hashOnTheWay && !im.cfg.DryRun:
+	default:
 		sha, ch, n, err := localHashes(snap, e.Path)
 		if err != nil {
 			r.fail(j, fmt.Errorf("read %s: %w", e.Path, err))
 			return nil
 		}
 		if sha != e.SHA256 {
-			r.fail(j, fmt.Errorf("%w: snapshot file %s no longer matches its manifest (sha256 %s, manifest %s); export again", mapping.ErrBadInput, e.Path, sha, e.SHA256))
+			r.fail(j, changed(e, sha))
 			return nil
 		}
 		hash, size = ch, n
 	}
-	rel := strings.TrimPrefix(j.remote, im.cfg.Folder+"/")
-	cur, exists := r.have[strings.ToLower(rel)]
 	if exists && cur.hash == hash {
 		// Record it unless the ledger already says exactly this: a
 		// re-run of a big library should not rewrite the whole ledger.
@@ -161,13 +172,27 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 			return retry.Permanent(err)
 		}
 		defer f.Close()
-		// The hash is known already: sending it makes Dropbox check the
-		// bytes, and stops the SDK reading the file a second time.
-		res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: true, ContentHash: hash}, files.WithoutAutoContentHash(f))
+		if hash != "" {
+			// The hash is known already: sending it makes Dropbox check
+			// the bytes, and stops the SDK reading the file a second time.
+			res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: true, ContentHash: hash}, files.WithoutAutoContentHash(f))
+			if err != nil {
+				return err
+			}
+			sid = res.SessionId
+			return nil
+		}
+		sh, ch := sha256.New(), dropboxhash.New()
+		res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: true},
+			files.WithoutAutoContentHash(io.TeeReader(f, io.MultiWriter(sh, ch))))
 		if err != nil {
 			return err
 		}
-		sid = res.SessionId
+		if sent := hex.EncodeToString(sh.Sum(nil)); sent != e.SHA256 {
+			// The session is never committed: nothing lands.
+			return retry.Permanent(changed(e, sent))
+		}
+		sid, hash = res.SessionId, hex.EncodeToString(ch.Sum(nil))
 		return nil
 	})
 	if err != nil {
@@ -183,6 +208,12 @@ func (r *runState) one(ctx context.Context, snap *snapshot.Reader, j job, commit
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// changed is the error for a snapshot file whose bytes (sha256 sha) are
+// no longer the manifest's.
+func changed(e mapping.Entry, sha string) error {
+	return fmt.Errorf("%w: snapshot file %s no longer matches its manifest (sha256 %s, manifest %s); export again", mapping.ErrBadInput, e.Path, sha, e.SHA256)
 }
 
 func commitInfo(p string, mode *files.WriteMode, cm *dropbox.DBXTime) *files.CommitInfo {
