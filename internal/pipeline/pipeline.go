@@ -348,7 +348,7 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	}
 	defer led.Close()
 
-	st := startStream(ctx, imp, snapDir, led, o)
+	st := newStream(ctx, imp, snapDir, led, o)
 	eo := o
 	if st != nil {
 		eo.mediaAdded = st.add

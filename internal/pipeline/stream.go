@@ -27,6 +27,8 @@ const streamQueue = 64
 // at its first error, leaving the error to that Import to meet and
 // report) costs time, never a file.
 type stream struct {
+	once   sync.Once
+	open   func() // readies the sink and starts the workers
 	sink   importers.FileSink
 	rep    progress.Reporter
 	log    *slog.Logger
@@ -41,31 +43,38 @@ type stream struct {
 	done   []uint64 // hashes of the items the stream reported
 }
 
-// startStream starts a stream to imp when it takes one, or returns nil.
-func startStream(ctx context.Context, imp importers.Importer, dir string, led *ledger.Ledger, o Options) *stream {
+// newStream returns a stream to imp when it takes one, or nil. The
+// destination is readied (StreamFiles) only when the first file comes:
+// an export that reuses its snapshot adds none, and its run then costs
+// nothing more than before.
+func newStream(ctx context.Context, imp importers.Importer, dir string, led *ledger.Ledger, o Options) *stream {
 	fs, ok := imp.(importers.FileStreamer)
 	if !ok {
 		return nil
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	sink, err := fs.StreamFiles(sctx, snapshot.Folder(dir), led)
-	if err != nil {
-		// The Import after the export meets the same error and says it.
-		cancel()
-		o.Log.Debug("no import during the export", "destination", imp.Name(), "err", err)
-		return nil
-	}
-	s := &stream{sink: sink, rep: o.Progress, log: o.Log, queue: make(chan mapping.Entry, streamQueue),
+	s := &stream{rep: o.Progress, log: o.Log, queue: make(chan mapping.Entry, streamQueue),
 		ctx: sctx, cancel: cancel, seed: maphash.MakeSeed()}
-	for range max(1, sink.Workers()) {
-		s.wg.Add(1)
-		go s.work()
+	s.open = func() {
+		sink, err := fs.StreamFiles(sctx, snapshot.Folder(dir), led)
+		if err != nil {
+			// The Import after the export meets the same error and says it.
+			o.Log.Debug("no import during the export", "destination", imp.Name(), "err", err)
+			cancel()
+			return
+		}
+		s.sink = sink
+		for range max(1, sink.Workers()) {
+			s.wg.Add(1)
+			go s.work()
+		}
 	}
 	return s
 }
 
 // add is the snapshot's MediaAdded hook.
 func (s *stream) add(e mapping.Entry) {
+	s.once.Do(s.open)
 	select {
 	case s.queue <- e:
 	case <-s.ctx.Done():
@@ -101,6 +110,7 @@ func (s *stream) hash(item string) uint64 { return maphash.String(s.seed, item) 
 // finish waits for the files in flight. After it, the stream's items are
 // in the ledger (as far as it got) and reported.
 func (s *stream) finish() {
+	s.once.Do(func() {}) // no file came: nothing to open
 	close(s.queue)
 	s.wg.Wait()
 	s.cancel()
