@@ -138,16 +138,24 @@ type Looker interface {
 // twice. ImportFile follows the same rules as Import for one file: the
 // same ledger records, no duplicates, nothing overwritten.
 type FileStreamer interface {
-	StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (FileSink, error)
+	// StreamFiles readies the destination for files of the snapshot
+	// folder files, which is still being written. The outcome of each
+	// file goes to rep (phase "import", Item the entry's path), as
+	// Import reports it.
+	StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (FileSink, error)
 }
 
 // A FileSink is one stream of files (see FileStreamer).
 type FileSink interface {
 	// Workers is how many ImportFile calls may run at once.
 	Workers() int
-	// ImportFile makes the destination hold the file e names, and says
-	// what it did (progress.Copied or progress.Unchanged).
-	ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error)
+	// ImportFile makes the destination hold the file e names, or starts
+	// to: a destination that commits uploads in batches finishes it by
+	// Close. An error stops the stream; a file that fails alone is
+	// reported as failed.
+	ImportFile(ctx context.Context, e mapping.Entry) error
+	// Close finishes what ImportFile started; no ImportFile runs then.
+	Close() error
 }
 
 // A Holder is an Importer for some kinds only (an address book holds

@@ -129,24 +129,32 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 
 // StreamFiles implements importers.FileStreamer: migrate copies each
 // media file here as soon as the export has it.
-func (d *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+func (d *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (importers.FileSink, error) {
 	if err := d.prepare(ctx); err != nil {
 		return nil, err
 	}
-	return &sink{d: d, files: files, led: led}, nil
+	return &sink{d: d, files: files, led: led, rep: rep}, nil
 }
 
 type sink struct {
 	d     *Importer
 	files snapshot.Folder
 	led   *ledger.Ledger
+	rep   progress.Reporter
 }
 
 func (s *sink) Workers() int { return s.d.concurrency }
 
-func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
-	return s.d.copyOne(ctx, s.files, s.led, e)
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
+	act, err := s.d.copyOne(ctx, s.files, s.led, e)
+	if err != nil {
+		return err
+	}
+	s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
+	return nil
 }
+
+func (s *sink) Close() error { return nil }
 
 // prepare makes the root and sweeps what a killed run left in it.
 func (d *Importer) prepare(ctx context.Context) error {

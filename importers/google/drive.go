@@ -273,7 +273,7 @@ type opener interface {
 // goes on from the same folder tree, with what the stream uploaded in
 // it, so it neither lists Drive again nor depends on a fresh listing
 // already showing files uploaded a moment ago.
-func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (importers.FileSink, error) {
 	dest, err := importers.LedgerKey(ctx, im)
 	if err != nil {
 		return nil, err
@@ -287,7 +287,7 @@ func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led 
 	im.streamMu.Lock()
 	im.streamed = fs
 	im.streamMu.Unlock()
-	return &sink{im: im, files: files, led: led, fs: fs}, nil
+	return &sink{im: im, files: files, led: led, fs: fs, rep: rep}, nil
 }
 
 type sink struct {
@@ -295,15 +295,16 @@ type sink struct {
 	files snapshot.Folder
 	led   *ledger.Ledger
 	fs    *folders
+	rep   progress.Reporter
 }
 
 func (s *sink) Workers() int { return s.im.p.Concurrency }
 
-func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
-	var act progress.Action
-	err := s.im.importFile(ctx, s.files, s.led, progress.Func(func(ev progress.Event) { act = ev.Action }), s.fs, e)
-	return act, err
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
+	return s.im.importFile(ctx, s.files, s.led, s.rep, s.fs, e)
 }
+
+func (s *sink) Close() error { return nil }
 
 func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
 	im.streamMu.Lock()

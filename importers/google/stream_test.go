@@ -30,7 +30,8 @@ func importAfterStream(t *testing.T, noSHA bool) {
 	e.srv.NoSHA256 = noSHA
 	ctx := context.Background()
 	im := e.importer(t)
-	sink, err := im.StreamFiles(ctx, snapshot.Folder(e.snap.Dir()), e.led)
+	var got progress.Tally
+	sink, err := im.StreamFiles(ctx, snapshot.Folder(e.snap.Dir()), e.led, &got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +46,19 @@ func importAfterStream(t *testing.T, noSHA bool) {
 		if f.Kind != mapping.KindMedia {
 			continue
 		}
-		act, err := sink.ImportFile(ctx, f)
-		if err != nil || act != progress.Copied {
-			t.Fatalf("ImportFile(%s) = %s, %v; want copied", f.Path, act, err)
+		if err := sink.ImportFile(ctx, f); err != nil {
+			t.Fatalf("ImportFile(%s): %v", f.Path, err)
 		}
 		streamed[f.Path] = true
 	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if len(streamed) < 3 {
 		t.Fatalf("only %d media files streamed", len(streamed))
+	}
+	if n := got.Count("import", mapping.KindMedia, progress.Copied); n != len(streamed) {
+		t.Fatalf("the stream reported %d of %d files copied", n, len(streamed))
 	}
 	uploads := func() int { return e.srv.Count(googletest.EPUploadMultipart) + e.srv.Count(googletest.EPUploadStart) }
 	before := uploads()

@@ -398,12 +398,12 @@ type files interface {
 // media file as soon as the export has it. The Import after the export
 // lists the folder again (a PROPFIND shows what the server holds at
 // once) and finds the streamed files by their ledger records and etags.
-func (im *Importer) StreamFiles(ctx context.Context, snap snapshot.Folder, led *ledger.Ledger) (importers.FileSink, error) {
+func (im *Importer) StreamFiles(ctx context.Context, snap snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (importers.FileSink, error) {
 	have, err := im.survey(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("import to %s: %w", im.Name(), err)
 	}
-	return &sink{im: im, files: snap, led: led, have: have}, nil
+	return &sink{im: im, files: snap, led: led, have: have, rep: rep}, nil
 }
 
 type sink struct {
@@ -411,14 +411,22 @@ type sink struct {
 	files snapshot.Folder
 	led   *ledger.Ledger
 	have  map[string]entry // read only once the stream starts
+	rep   progress.Reporter
 }
 
 func (s *sink) Workers() int { return s.im.cfg.Concurrency }
 
-func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) (progress.Action, error) {
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
 	r, exists := s.have[e.Path]
-	return s.im.one(ctx, s.files, s.led, r, exists, e, e.Path)
+	act, err := s.im.one(ctx, s.files, s.led, r, exists, e, e.Path)
+	if err != nil {
+		return err
+	}
+	s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
+	return nil
 }
+
+func (s *sink) Close() error { return nil }
 
 // isFatal: errors that will fail every other file too.
 func isFatal(err error) bool {

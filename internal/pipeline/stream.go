@@ -56,7 +56,7 @@ func newStream(ctx context.Context, imp importers.Importer, dir string, led *led
 	s := &stream{rep: o.Progress, log: o.Log, queue: make(chan mapping.Entry, streamQueue),
 		ctx: sctx, cancel: cancel, seed: maphash.MakeSeed()}
 	s.open = func() {
-		sink, err := fs.StreamFiles(sctx, snapshot.Folder(dir), led)
+		sink, err := fs.StreamFiles(sctx, snapshot.Folder(dir), led, progress.Func(s.record))
 		if err != nil {
 			// The Import after the export meets the same error and says it.
 			o.Log.Debug("no import during the export", "destination", imp.Name(), "err", err)
@@ -87,22 +87,40 @@ func (s *stream) work() {
 		if s.ctx.Err() != nil {
 			continue // drained; the Import after the export does the rest
 		}
-		act, err := s.sink.ImportFile(s.ctx, e)
-		if err != nil {
-			s.mu.Lock()
-			if s.failed == nil {
-				s.failed = err
-			}
-			s.mu.Unlock()
-			s.log.Debug("import during the export stopped; the import after it goes on", "item", e.Path, "err", err)
-			s.cancel()
-			continue
+		if err := s.sink.ImportFile(s.ctx, e); err != nil {
+			s.stop(e.Path, err)
 		}
-		s.mu.Lock()
-		s.done = append(s.done, s.hash(e.Path))
-		s.mu.Unlock()
-		s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
 	}
+}
+
+// stop ends the stream at its first error; the Import after the export
+// goes on from there and meets the error again if it is still there.
+func (s *stream) stop(item string, err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.log.Debug("import during the export stopped; the import after it goes on", "item", item, "err", err)
+	s.cancel()
+}
+
+// record is the sink's reporter: a file done is reported and remembered;
+// a failure is left to the Import after the export to report, so that
+// what the person sees is one outcome an item.
+func (s *stream) record(e progress.Event) {
+	if e.Phase != "import" {
+		s.rep.Report(e)
+		return
+	}
+	if e.Action != progress.Copied && e.Action != progress.Unchanged {
+		s.log.Debug("a file failed during the export; the import after it tries again", "item", e.Item, "err", e.Err)
+		return
+	}
+	s.mu.Lock()
+	s.done = append(s.done, s.hash(e.Item))
+	s.mu.Unlock()
+	s.rep.Report(e)
 }
 
 func (s *stream) hash(item string) uint64 { return maphash.String(s.seed, item) }
@@ -113,6 +131,11 @@ func (s *stream) finish() {
 	s.once.Do(func() {}) // no file came: nothing to open
 	close(s.queue)
 	s.wg.Wait()
+	if s.sink != nil {
+		if err := s.sink.Close(); err != nil {
+			s.stop("", err)
+		}
+	}
 	s.cancel()
 	s.mu.Lock()
 	slices.Sort(s.done)
