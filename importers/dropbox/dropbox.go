@@ -459,6 +459,99 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return nil
 }
 
+// opener opens a snapshot file: a *snapshot.Reader, or the
+// snapshot.Folder of one still being written (StreamFiles).
+type opener interface {
+	Open(rel string) (*os.File, error)
+}
+
+// StreamFiles implements importers.FileStreamer: migrate uploads each
+// media file as soon as the export has it, and small ones are committed
+// in batches as in Import (the last by Close). The Import after the
+// export lists the folder again and finds them by their content hash.
+//
+// Names follow Import's plan where it can know them: every name a
+// ledger record holds for this folder is claimed first, so no file named
+// now takes one. A new file whose name differs only in letter case from
+// another new file of the same export is named in the order the export
+// adds them, where Import alone would go by byte order; the ledger then
+// keeps those names for the runs after.
+func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (importers.FileSink, error) {
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]remoteFile{}
+	for f, err := range im.walk(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(f.path)] = f
+	}
+	n := newNamer(im.cfg.Folder)
+	err = led.Each(dest, snapshot.MediaDir+"/", func(key string, rec ledger.Record) error {
+		if p := rec.Extra["path"]; p != "" {
+			n.claim(key, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	s := &sink{im: im, files: files, dest: dest, names: n, ctx: cctx, cancel: cancel,
+		run:     &runState{im: im, led: led, dest: dest, rep: rep, have: have},
+		commits: make(chan pending), committed: make(chan error, 1)}
+	go func() {
+		err := s.run.committer(cctx, s.commits)
+		if err != nil {
+			cancel() // uploads waiting to be committed stop
+		}
+		s.committed <- err
+	}()
+	return s, nil
+}
+
+type sink struct {
+	im        *Importer
+	files     snapshot.Folder
+	dest      string
+	names     *namer
+	run       *runState
+	ctx       context.Context
+	cancel    context.CancelFunc
+	commits   chan pending
+	committed chan error
+}
+
+func (s *sink) Workers() int { return s.im.cfg.Concurrency }
+
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	rec, ok, err := s.run.led.Get(s.dest, e.Path)
+	if err != nil {
+		return err
+	}
+	j := job{e: e}
+	if p := rec.Extra["path"]; ok && p != "" && s.names.claim(e.Path, p) {
+		j.remote, j.mapped = p, p != s.im.cfg.Folder+"/"+e.Path
+	} else {
+		j.remote, j.mapped = s.names.remote(e.Path)
+	}
+	// s.ctx ends with the committer too: an upload waiting for it must
+	// not wait forever.
+	return s.run.one(s.ctx, s.files, j, s.commits)
+}
+
+func (s *sink) Close() error {
+	close(s.commits)
+	err := <-s.committed
+	s.cancel()
+	return err
+}
+
 // List yields what the folder really holds. Whole-file kinds come from a
 // recursive listing with Remote.Hash = content_hash; record kinds from
 // downloading their document and splitting it into records.
@@ -524,7 +617,7 @@ func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc stri
 
 // localHashes streams a snapshot file once for its sha256 (to catch a
 // snapshot changed behind its manifest) and its content_hash.
-func localHashes(snap *snapshot.Reader, rel string) (sha string, ch string, size int64, err error) {
+func localHashes(snap opener, rel string) (sha string, ch string, size int64, err error) {
 	f, err := snap.Open(rel)
 	if err != nil {
 		return "", "", 0, err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,6 +189,31 @@ func (l *Ledger) Len(dest string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Each calls fn for every record kept for dest whose key starts with
+// prefix, in key order. fn must not write to the ledger.
+func (l *Ledger) Each(dest, prefix string, fn func(key string, rec Record) error) error {
+	if err := l.Flush(); err != nil {
+		return err
+	}
+	return l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(dest))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, v = c.Next() {
+			var rec Record
+			if err := decode(v, &rec); err != nil {
+				return fmt.Errorf("ledger record %s: %w", k, err)
+			}
+			if err := fn(string(k), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Close flushes and closes the ledger.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,36 @@ func TestBatchesFlushByThemselves(t *testing.T) {
 		t.Fatalf("%d writes pending, more than a batch", pending)
 	}
 	l.Close()
+}
+
+func TestEachGivesOneDestinationsRecordsUnderAPrefix(t *testing.T) {
+	l, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, k := range []string{"media/b.jpg", "media/a.jpg", "mediaX", "notes/n.md"} {
+		l.Put("d1", k, Record{SHA256: k})
+	}
+	l.Put("d2", "media/c.jpg", Record{SHA256: "other"})
+	l.Put("d1", "media/gone.jpg", Record{SHA256: "x"})
+	l.Delete("d1", "media/gone.jpg") // still pending: Each must see it gone
+	var got []string
+	err = l.Each("d1", "media/", func(k string, r Record) error {
+		if r.SHA256 != k {
+			t.Errorf("%s: record %+v", k, r)
+		}
+		got = append(got, k)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "media/a.jpg media/b.jpg"; strings.Join(got, " ") != want {
+		t.Errorf("Each = %v, want %s", got, want)
+	}
+	stop := errors.New("stop")
+	if err := l.Each("d1", "", func(string, Record) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("fn's error = %v", err)
+	}
 }

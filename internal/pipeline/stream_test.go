@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/miexit/miexit/exporters"
+	"github.com/miexit/miexit/importers/dropbox"
 	"github.com/miexit/miexit/importers/google"
 	_ "github.com/miexit/miexit/importers/webdav"
 	"github.com/miexit/miexit/internal/dav"
 	"github.com/miexit/miexit/internal/davtest"
+	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
@@ -155,6 +157,33 @@ func TestMigrateUploadsEachPhotoToWebDAVWhileTheExportGoesOn(t *testing.T) {
 	migrateWhileExporting(t, "webdav:"+srv.URL+"backup/phone", t.TempDir(), has)
 	if srv.Writes() == n0 {
 		t.Fatal("nothing was written to the server")
+	}
+}
+
+// Through the real SDK against the fake Dropbox: each photo's upload
+// starts during the export (small files are committed in batches, the
+// last when the export ends), each photo lands once and is reported
+// once, and a re-run uploads nothing.
+func TestMigrateUploadsEachPhotoToDropboxWhileTheExportGoesOn(t *testing.T) {
+	const token = "stream-test-token"
+	srv := dropboxtest.New(t, token)
+	t.Setenv(dropbox.EnvEndpoint, srv.URL)
+	t.Setenv(dropbox.EnvToken, token)
+	// Uploaded means its session has started: the commit waits for a
+	// batch.
+	sent := map[string]int{"media/DCIM/a.jpg": 1, "media/DCIM/b.jpg": 2, "media/DCIM/c.jpg": 3, "media/DCIM/d.jpg": 4}
+	has := func(rel string) bool { return srv.Count(dropboxtest.RouteStart) >= sent[rel] }
+	files := migrateWhileExporting(t, "dropbox:/Backup", t.TempDir(), has)
+	for _, f := range files {
+		n := 0
+		for _, got := range srv.Files() {
+			if strings.EqualFold(got.Path, "/Backup/"+snapshot.MediaDir+"/"+f) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s is in Dropbox %d times, want once", f, n)
+		}
 	}
 }
 
