@@ -2,12 +2,14 @@ package dropbox
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -87,5 +89,56 @@ func TestStreamKeepsTheNamesEarlierRunsGave(t *testing.T) {
 	}
 	if paths[f.folder+"/media/DCIM/img_1.jpg"] {
 		t.Errorf("the new img_1.jpg took a name differing from IMG_1.JPG only in case")
+	}
+}
+
+// migrate's final check trusts the content hashes this importer
+// recorded while writing: it reads no snapshot file for a file Dropbox
+// still holds as written (shown by changing a snapshot file after the
+// import: only a check that reads it sees that), and a file changed or
+// removed at Dropbox is still found.
+func TestWrittenCheckTrustsWhatItWroteAndFindsWhatChangedThere(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	led := openLedger(t)
+	ctx := context.Background()
+	if err := f.importer().Import(ctx, snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	local := "media/MIUI/sound_recorder/通话录音 😀.mp3"
+	p, err := snap.Path(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("mp3 bytes, changed here"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.RunWritten(ctx, snap, f.importer(), led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Fatalf("the written check read the snapshot again: %+v", res.Problems)
+	}
+	if full, err := verify.Run(ctx, snap, f.importer(), led); err != nil || full.OK {
+		t.Fatalf("the full check did not see the changed snapshot file: %v %+v", err, full)
+	}
+
+	gone := "media/DCIM/相机/照片 一.jpg"
+	bad := "media/DCIM/Camera/IMG_20210503_080910.jpg"
+	f.srv.Remove(f.folder + "/" + gone)
+	if err := f.srv.Corrupt(f.folder + "/" + bad); err != nil {
+		t.Fatal(err)
+	}
+	res, err = verify.RunWritten(ctx, snap, f.importer(), led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, pr := range res.Problems {
+		found[pr.Path] = true
+	}
+	if res.OK || !found[gone] || !found[bad] {
+		t.Errorf("the written check found %+v, want %s and %s", res.Problems, gone, bad)
 	}
 }

@@ -8,23 +8,28 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/miexit/miexit/importers/dropbox"
 	"github.com/miexit/miexit/importers/google"
+	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/pipeline"
 )
 
-// RowDriveMigrate is migrate of the media to fake Drive, against the
-// export and the import apart.
-const RowDriveMigrate = "drive-migrate"
+// RowDriveMigrate and RowDropboxMigrate are migrate of the media to fake
+// Drive and fake Dropbox, against the export and the import apart.
+const (
+	RowDriveMigrate   = "drive-migrate"
+	RowDropboxMigrate = "dropbox-migrate"
+)
 
-// driveMigrateRow migrates the phone folder phone (the media alone) to
-// fake Drive in a child process, the way `miexit migrate --to google`
-// does: export, uploads during it, the import of the committed snapshot
-// and the final check. It is set against the export of the same folder
-// alone and importDur, the import of its snapshot alone (the drive-apart
-// row): with export and import overlapped it costs about the slower of
-// the two, not their sum.
-func driveMigrateRow(ctx context.Context, c Config, phone, work string, importDur time.Duration) (Row, error) {
+// remoteMigrateRow migrates the phone folder phone (the media alone) to
+// the fake of kind ("drive" or "dropbox") in a child process, the way
+// `miexit migrate` does: export, uploads during it, the import of the
+// committed snapshot and the final check. It is set against the export of
+// the same folder alone and importDur, the import of its snapshot alone
+// (the drive-apart or dropbox-apart row): with export and import
+// overlapped it costs about the slower of the two, not their sum.
+func remoteMigrateRow(ctx context.Context, c Config, kind, phone, work string, importDur time.Duration) (Row, error) {
 	c.Log.Info("export alone", "phone", phone)
 	t0 := time.Now()
 	if _, err := pipeline.Export(ctx, "archive:"+phone, filepath.Join(work, "export-alone"), pipeline.Options{StateDir: filepath.Join(work, "export-state"), Log: c.Log}); err != nil {
@@ -32,12 +37,16 @@ func driveMigrateRow(ctx context.Context, c Config, phone, work string, importDu
 	}
 	exportDur := time.Since(t0)
 
-	c.Log.Info("migrate to drive", "phone", phone)
-	p, err := startFake(ctx, "drive")
+	c.Log.Info("migrate to "+kind, "phone", phone)
+	p, err := startFake(ctx, kind)
 	if err != nil {
 		return Row{}, err
 	}
-	for k, v := range map[string]string{google.EnvEndpoint: p.URL, google.EnvToken: p.Token} {
+	env, dst, id, apart := map[string]string{google.EnvEndpoint: p.URL, google.EnvToken: p.Token}, "google", RowDriveMigrate, RowDriveApart
+	if kind == "dropbox" {
+		env, dst, id, apart = map[string]string{dropbox.EnvEndpoint: p.URL, dropbox.EnvToken: p.Token}, "dropbox:/miexit/bench-migrate", RowDropboxMigrate, RowDropboxApart
+	}
+	for k, v := range env {
 		old, had := os.LookupEnv(k)
 		os.Setenv(k, v)
 		defer func() {
@@ -50,21 +59,24 @@ func driveMigrateRow(ctx context.Context, c Config, phone, work string, importDu
 	}
 	state := filepath.Join(work, "migrate-state")
 	t0 = time.Now()
-	res, err := pipeline.Migrate(ctx, "archive:"+phone, "google", "", pipeline.Options{StateDir: state, ConfigDir: filepath.Join(state, "config"), Log: c.Log})
+	res, err := pipeline.Migrate(ctx, "archive:"+phone, dst, "", pipeline.Options{StateDir: state, ConfigDir: filepath.Join(state, "config"), Log: c.Log})
 	d := time.Since(t0)
 	bye, serr := p.finish()
 	if err = errors.Join(err, serr); err != nil {
-		return Row{}, fmt.Errorf("migrate to drive: %w", err)
+		return Row{}, fmt.Errorf("migrate to %s: %w", kind, err)
 	}
 	if !res.Verify.OK {
-		return Row{}, fmt.Errorf("migrate to drive: verify found gaps: %v", res.Verify.Problems)
+		return Row{}, fmt.Errorf("migrate to %s: verify found gaps: %v", kind, res.Verify.Problems)
 	}
 	uploads := bye.Counts[googletest.EPUploadMultipart] + bye.Counts[googletest.EPUploadStart]
-	if uploads != res.Export.Counts.Media {
-		return Row{}, fmt.Errorf("migrate to drive: %d uploads for %d media", uploads, res.Export.Counts.Media)
+	if kind == "dropbox" {
+		uploads = bye.Counts[dropboxtest.RouteStart]
+	}
+	if uploads < res.Export.Counts.Media {
+		return Row{}, fmt.Errorf("migrate to %s: %d uploads for %d media", kind, uploads, res.Export.Counts.Media)
 	}
 	sum, slower := exportDur+importDur, max(exportDur, importDur)
-	return Row{ID: RowDriveMigrate, Measure: "`migrate archive: -> google` of the media (fake Drive in another process; export, uploads, final check)", Value: secs(d),
+	return Row{ID: id, Measure: "`migrate archive: -> " + dst + "` of the media (fake " + kind + " in another process; export, uploads, final check)", Value: secs(d),
 		Ratio: fmt.Sprintf("%.2fx of export+import, %.2fx of the slower", d.Seconds()/sum.Seconds(), d.Seconds()/slower.Seconds()),
-		Note:  fmt.Sprintf("export alone %s (copying; migrate links), import alone %s (drive-apart); %d uploads, %d requests; goal: about the slower of the two", secs(exportDur), secs(importDur), uploads, requests(bye.Counts)), dur: d}, nil
+		Note:  fmt.Sprintf("export alone %s (copying; migrate links), import alone %s (%s); %d uploads, %d requests; goal: about the slower of the two", secs(exportDur), secs(importDur), apart, uploads, requests(bye.Counts)), dur: d}, nil
 }

@@ -81,7 +81,7 @@ const (
 
 // RowIDs lists every row a full run prints.
 var RowIDs = []string{RowCp, RowRclone, RowMigrate, RowRerun, RowExport, RowImport, RowVerify, RowSMS,
-	RowADBPull, RowADB, RowADB1, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart, RowDriveMigrate, RowRSS1, RowRSS10}
+	RowADBPull, RowADB, RowADB1, RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart, RowDriveMigrate, RowDropboxMigrate, RowRSS1, RowRSS10}
 
 // Run generates the phone under c.Work and measures every figure.
 func Run(ctx context.Context, c Config) (*Report, error) {
@@ -240,7 +240,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	// 6. Contacts, Drive and Dropbox on their fakes.
 	if c.NoCloud {
-		for _, id := range []string{RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart, RowDriveMigrate} {
+		for _, id := range []string{RowContacts, RowRawHTTP, RowDrive, RowDropbox, RowRawApart, RowDriveApart, RowDropboxApart, RowDriveMigrate, RowDropboxMigrate} {
 			add(Row{ID: id, Measure: id, Value: "skipped", Note: "-cloud=false"})
 		}
 	} else {

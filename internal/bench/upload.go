@@ -92,16 +92,19 @@ func cloudRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			}
 			rows = append(rows, r...)
 		}
+		var migrates []Row
 		for _, r := range rows {
-			if r.ID == RowDriveApart {
-				m, err := driveMigrateRow(ctx, c, filepath.Join(dir, "media-phone"), filepath.Join(dir, "drive-migrate"), r.dur)
-				if err != nil {
-					return err
-				}
-				rows = append(rows, m)
-				break
+			kind := map[string]string{RowDriveApart: "drive", RowDropboxApart: "dropbox"}[r.ID]
+			if kind == "" {
+				continue
 			}
+			m, err := remoteMigrateRow(ctx, c, kind, filepath.Join(dir, "media-phone"), filepath.Join(dir, kind+"-migrate"), r.dur)
+			if err != nil {
+				return err
+			}
+			migrates = append(migrates, m)
 		}
+		rows = append(rows, migrates...)
 		return nil
 	})
 	return rows, err
