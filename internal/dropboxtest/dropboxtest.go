@@ -627,11 +627,18 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 				return nil, nil, conflict("path/not_found/.", tag("path", "path", tag("not_found")))
 			}
 		}
-		var all []json.RawMessage
+		// Sorted by path_lower, known here: decoding it back out of each
+		// entry in the comparison made this fake's listing cost more than
+		// the importer reading it.
+		type listed struct {
+			lower string
+			b     json.RawMessage
+		}
+		var entries []listed
 		for fk, d := range s.folders {
 			if under(fk, k, a.Recursive) {
 				b, _ := json.Marshal(map[string]any{".tag": "folder", "name": path.Base(d), "path_lower": fk, "path_display": d, "id": "id:dir" + fk})
-				all = append(all, b)
+				entries = append(entries, listed{fk, b})
 			}
 		}
 		for fk, f := range s.files {
@@ -639,11 +646,15 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 				m := fileJSON(f)
 				m[".tag"] = "file"
 				b, _ := json.Marshal(m)
-				all = append(all, b)
+				entries = append(entries, listed{fk, b})
 			}
 		}
 		// Parents before children, as Dropbox lists them.
-		sort.Slice(all, func(i, j int) bool { return pathLower(all[i]) < pathLower(all[j]) })
+		sort.Slice(entries, func(i, j int) bool { return entries[i].lower < entries[j].lower })
+		all := make([]json.RawMessage, len(entries))
+		for i, e := range entries {
+			all[i] = e.b
+		}
 		if s.ChildrenFirst {
 			slices.Reverse(all)
 		}
@@ -784,14 +795,6 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		return map[string]any{"metadata": map[string]any{"name": path.Base(d), "path_lower": k, "path_display": d, "id": "id:dir" + k}}, nil, nil
 	}
 	return nil, nil, &apiErr{status: http.StatusBadRequest, summary: "Unknown API function: \"" + route + "\""}
-}
-
-func pathLower(b json.RawMessage) string {
-	var m struct {
-		P string `json:"path_lower"`
-	}
-	json.Unmarshal(b, &m)
-	return m.P
 }
 
 func under(k, dir string, recursive bool) bool {
