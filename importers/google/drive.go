@@ -371,6 +371,15 @@ func (im *Importer) importFile(ctx context.Context, snap opener, led *ledger.Led
 	fs.mu.Lock()
 	have := append([]*remoteFile(nil), fs.t.files[e.Path]...)
 	fs.mu.Unlock()
+	if len(have) == 0 {
+		r, err := im.recorded(ctx, led, fs, e)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			have = []*remoteFile{r}
+		}
+	}
 	var keep *remoteFile
 	var stale []*remoteFile
 	for _, r := range have {
@@ -442,6 +451,46 @@ func (im *Importer) importFile(ctx context.Context, snap opener, led *ledger.Led
 	}
 	im.report(rep, e.Kind, e.Path, a, e.Size, nil)
 	return nil
+}
+
+// recorded looks up, by its id, the file the ledger says this importer
+// uploaded for e, when the listing does not show it. files.list is not
+// read-after-write consistent (kopia/kopia#90 measured it missing files
+// created a moment before) while files.get by id is, so a file uploaded
+// just before this listing (by the last run, or by a repair right after
+// a check that listed too soon) is kept, not uploaded a second time.
+// A file trashed, moved or renamed since is not this path's.
+func (im *Importer) recorded(ctx context.Context, led *ledger.Ledger, fs *folders, e mapping.Entry) (*remoteFile, error) {
+	rec, ok, err := led.Get(im.dest, e.Path)
+	if err != nil || !ok || rec.RemoteID == "" || rec.SHA256 != e.SHA256 {
+		return nil, err
+	}
+	var f *drive.File
+	err = im.call(ctx, "look up an uploaded file", func(ctx context.Context) error {
+		var err error
+		f, err = im.drive.Files.Get(rec.RemoteID).Fields(fileFields + ",trashed").Context(ctx).Do()
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: look up the file uploaded before: %w", e.Path, err)
+	}
+	if f.Trashed || f.AppProperties[apDest] != im.tag || f.Name != path.Base(e.Path) {
+		return nil, nil
+	}
+	fs.mu.Lock()
+	parent, known := fs.t.folders[path.Dir(e.Path)]
+	fs.mu.Unlock()
+	if known && (len(f.Parents) == 0 || f.Parents[0] != parent) {
+		return nil, nil
+	}
+	r := &remoteFile{id: f.Id, path: e.Path, size: f.Size, md5: f.Md5Checksum, sha: f.Sha256Checksum, props: f.AppProperties, modified: f.ModifiedTime}
+	if r.sha256() != e.SHA256 {
+		return nil, nil
+	}
+	return r, nil
 }
 
 func isNotFound(err error) bool {
