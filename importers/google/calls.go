@@ -45,6 +45,16 @@ func (im *Importer) mutate(ctx context.Context, op string, fn func(ctx context.C
 
 var rateLimitReasons = map[string]bool{"rateLimitExceeded": true, "userRateLimitExceeded": true}
 
+// apiError is a Google API error as miexit says it, with the
+// *googleapi.Error kept underneath for errors.As (isNotFound).
+type apiError struct {
+	msg string
+	ge  *googleapi.Error
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.ge }
+
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -58,7 +68,7 @@ func classify(err error) error {
 		if msg == "" {
 			msg = http.StatusText(ge.Code)
 		}
-		e := fmt.Errorf("HTTP %d: %s", ge.Code, msg)
+		e := &apiError{msg: fmt.Sprintf("HTTP %d: %s", ge.Code, msg), ge: ge}
 		if ge.Code == http.StatusUnauthorized {
 			return retry.Permanent(fmt.Errorf("%w: %w", ErrAuth, e))
 		}
