@@ -170,14 +170,8 @@ func (d *Importer) prepare(ctx context.Context) error {
 	return fsutil.SweepTemps(ctx, d.root, d.log)
 }
 
-// opener opens a snapshot file: a *snapshot.Reader, or the
-// snapshot.Folder of one still being written.
-type opener interface {
-	Open(rel string) (*os.File, error)
-}
-
 // copyOne makes the destination hold e, and says what it did.
-func (d *Importer) copyOne(ctx context.Context, snap opener, led *ledger.Ledger, e mapping.Entry) (progress.Action, error) {
+func (d *Importer) copyOne(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, e mapping.Entry) (progress.Action, error) {
 	dst, err := fsutil.Join(d.root, e.Path)
 	if err != nil {
 		return "", err

@@ -496,12 +496,6 @@ func (im *Importer) ListWritten(ctx context.Context, kind mapping.Kind, led *led
 	}
 }
 
-// opener opens a snapshot file: a *snapshot.Reader, or the
-// snapshot.Folder of one still being written (StreamFiles).
-type opener interface {
-	Open(rel string) (*os.File, error)
-}
-
 // StreamFiles implements importers.FileStreamer: migrate uploads each
 // media file as soon as the export has it, and small ones are committed
 // in batches as in Import (the last by Close). The Import after the
@@ -654,7 +648,7 @@ func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc stri
 
 // localHashes streams a snapshot file once for its sha256 (to catch a
 // snapshot changed behind its manifest) and its content_hash.
-func localHashes(snap opener, rel string) (sha string, ch string, size int64, err error) {
+func localHashes(snap snapshot.Files, rel string) (sha string, ch string, size int64, err error) {
 	f, err := snap.Open(rel)
 	if err != nil {
 		return "", "", 0, err

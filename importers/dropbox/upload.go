@@ -20,6 +20,7 @@ import (
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/retry"
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -79,7 +80,7 @@ func (r *runState) done(j job, meta *files.FileMetadata, hash string) error {
 
 // one decides what a snapshot file needs and uploads it: small files go to
 // the committer as closed sessions, large ones are committed here.
-func (r *runState) one(ctx context.Context, snap opener, j job, commits chan<- pending) error {
+func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits chan<- pending) error {
 	im := r.im
 	e := j.e
 	rec, inLedger, err := r.led.Get(r.dest, e.Path)
@@ -236,7 +237,7 @@ const (
 // and finish, one chunk per request read straight from the file. The
 // session and its confirmed offset are saved durably after every chunk, so
 // a run killed halfway through a video resumes where it stopped.
-func (r *runState) large(ctx context.Context, snap opener, j job, rec ledger.Record, size int64, hash string, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
+func (r *runState) large(ctx context.Context, snap snapshot.Files, j job, rec ledger.Record, size int64, hash string, mode *files.WriteMode, cm *dropbox.DBXTime) (*files.FileMetadata, error) {
 	f, err := snap.Open(j.e.Path)
 	if err != nil {
 		return nil, err

@@ -10,7 +10,6 @@ import (
 	"io"
 	"iter"
 	"mime"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -262,12 +261,6 @@ func (fs *folders) dirLocked(ctx context.Context, rel string) (string, error) {
 	return id, nil
 }
 
-// opener opens a snapshot file: a *snapshot.Reader, or the
-// snapshot.Folder of one still being written (StreamFiles).
-type opener interface {
-	Open(rel string) (*os.File, error)
-}
-
 // StreamFiles implements importers.FileStreamer: migrate uploads each
 // media file as soon as the export has it. The Import after the export
 // goes on from the same folder tree, with what the stream uploaded in
@@ -367,7 +360,7 @@ func (im *Importer) importFiles(ctx context.Context, snap *snapshot.Reader, led 
 // importFile makes Drive hold one snapshot file: left alone when a copy
 // with the same sha256 is there, uploaded otherwise; older copies miexit
 // wrote at that path go once the new one is checked.
-func (im *Importer) importFile(ctx context.Context, snap opener, led *ledger.Ledger, rep progress.Reporter, fs *folders, e mapping.Entry) error {
+func (im *Importer) importFile(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, rep progress.Reporter, fs *folders, e mapping.Entry) error {
 	fs.mu.Lock()
 	have := append([]*remoteFile(nil), fs.t.files[e.Path]...)
 	fs.mu.Unlock()
@@ -546,7 +539,7 @@ func mimeOf(e mapping.Entry) string {
 // md5 still matches. Recording it afterwards, instead of in the upload's
 // metadata, spares reading every file once more before it is sent (a
 // multipart body comes after its metadata).
-func (im *Importer) vouch(ctx context.Context, snap opener, e mapping.Entry, f *drive.File, md string) error {
+func (im *Importer) vouch(ctx context.Context, snap snapshot.Files, e mapping.Entry, f *drive.File, md string) error {
 	if f.Sha256Checksum != "" || f.AppProperties[apMD5] != "" {
 		return nil
 	}
@@ -566,7 +559,7 @@ func (im *Importer) vouch(ctx context.Context, snap opener, e mapping.Entry, f *
 }
 
 // localSums reads a snapshot file for its md5 and sha256.
-func localSums(snap opener, rel string) (md5sum, shasum string, err error) {
+func localSums(snap snapshot.Files, rel string) (md5sum, shasum string, err error) {
 	f, err := snap.Open(rel)
 	if err != nil {
 		return "", "", err
@@ -585,7 +578,7 @@ func localSums(snap opener, rel string) (md5sum, shasum string, err error) {
 // snapshot's bytes and nothing is read again: the upload costs the upload
 // alone. Otherwise (no sha256Checksum, or a mismatch to explain) the
 // snapshot file is read once for its md5 and sha256, which it returns.
-func (im *Importer) check(ctx context.Context, snap opener, e mapping.Entry, f *drive.File) (string, error) {
+func (im *Importer) check(ctx context.Context, snap snapshot.Files, e mapping.Entry, f *drive.File) (string, error) {
 	if f.Sha256Checksum != "" && f.Sha256Checksum == e.SHA256 {
 		return "", nil
 	}
@@ -619,7 +612,7 @@ func (im *Importer) check(ctx context.Context, snap opener, e mapping.Entry, f *
 // uploadMultipart sends a small file in one request through the Go client
 // (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
 // first looks for a copy the failed try may have created.
-func (im *Importer) uploadMultipart(ctx context.Context, snap opener, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
+func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	var out *drive.File
 	tries, found := 0, false
 	err := im.call(ctx, "upload", func(ctx context.Context) error {

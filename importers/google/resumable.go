@@ -20,6 +20,7 @@ import (
 	"google.golang.org/api/drive/v3"
 
 	"github.com/miexit/miexit/internal/ledger"
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -40,7 +41,7 @@ type chunkResult struct {
 	offset int64 // bytes Drive holds, when not done
 }
 
-func (im *Importer) uploadResumable(ctx context.Context, snap opener, led *ledger.Ledger, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
+func (im *Importer) uploadResumable(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	f, err := snap.Open(e.Path)
 	if err != nil {
 		return nil, "", err

@@ -387,13 +387,6 @@ func (im *Importer) survey(ctx context.Context) (map[string]entry, error) {
 	return have, nil
 }
 
-// files opens a snapshot's files: a *snapshot.Reader, or the
-// snapshot.Folder of one still being written (StreamFiles).
-type files interface {
-	Open(rel string) (*os.File, error)
-	Path(rel string) (string, error)
-}
-
 // StreamFiles implements importers.FileStreamer: migrate uploads each
 // media file as soon as the export has it. The Import after the export
 // lists the folder again (a PROPFIND shows what the server holds at
@@ -459,7 +452,7 @@ func vouched(rec ledger.Record, known bool, r entry, e mapping.Entry) bool {
 
 // one makes the folder hold e at rel, and says what it did. r is the
 // listing's entry (zero when absent).
-func (im *Importer) one(ctx context.Context, snap files, led *ledger.Ledger, r entry, exists bool, e mapping.Entry, rel string) (progress.Action, error) {
+func (im *Importer) one(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, r entry, exists bool, e mapping.Entry, rel string) (progress.Action, error) {
 	rec, known, err := led.Get(im.Name(), rel)
 	if err != nil {
 		return "", err
@@ -496,7 +489,7 @@ func (im *Importer) one(ctx context.Context, snap files, led *ledger.Ledger, r e
 
 // sameContent says whether the remote file holds e's bytes: by the
 // server's SHA1 where it has one, else by downloading and hashing.
-func (im *Importer) sameContent(ctx context.Context, snap files, rel string, r entry, e mapping.Entry) (bool, error) {
+func (im *Importer) sameContent(ctx context.Context, snap snapshot.Files, rel string, r entry, e mapping.Entry) (bool, error) {
 	if r.sha1 != "" {
 		f, err := snap.Open(rel)
 		if err != nil {
@@ -677,7 +670,7 @@ func partName(rel string) string {
 }
 
 // upload streams e to a part file, moves it to rel and reads it back.
-func (im *Importer) upload(ctx context.Context, snap files, led *ledger.Ledger, e mapping.Entry, rel string, replace bool) (progress.Action, error) {
+func (im *Importer) upload(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, e mapping.Entry, rel string, replace bool) (progress.Action, error) {
 	if err := im.mkdirs(ctx, rel); err != nil {
 		return "", err
 	}

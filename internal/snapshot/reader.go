@@ -277,6 +277,14 @@ func (r *Reader) Open(rel string) (*os.File, error) { return Folder(r.dir).Open(
 // Path returns the local path of a snapshot file.
 func (r *Reader) Path(rel string) (string, error) { return Folder(r.dir).Path(rel) }
 
+// Files opens a snapshot's files by manifest path: a *Reader, or the
+// Folder of a snapshot still being written. Importers take it where a
+// file is imported on its own (importers.FileStreamer).
+type Files interface {
+	Open(rel string) (*os.File, error)
+	Path(rel string) (string, error)
+}
+
 // A Folder is a snapshot's folder seen only as its files, by manifest
 // path: what an importer needs of a file while the snapshot is still
 // being written and has no manifest for them yet (Options.MediaAdded).
