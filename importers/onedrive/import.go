@@ -2,7 +2,9 @@ package onedrive
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -177,12 +179,16 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return "", err
 	}
 	defer f.Close()
-	size, qxh, err := hashFile(f)
+	size, qxh, sha, err := hashFile(f)
 	if err != nil {
 		return "", err
 	}
-	if size != j.e.Size {
-		return "", fmt.Errorf("%w: snapshot file is %d bytes, its manifest says %d: export again", mapping.ErrBadInput, size, j.e.Size)
+	if size != j.e.Size || sha != j.e.SHA256 {
+		// The quickXorHash is OneDrive's: only the sha256 says these
+		// are the bytes the manifest lists, so a snapshot file changed
+		// after the export is not uploaded (nor vouched for by a check
+		// that compares quickXorHashes) as if it were the original.
+		return "", fmt.Errorf("%w: snapshot file %s does not match its manifest (%d bytes, sha256 %s; manifest %d bytes, %s): export again", mapping.ErrBadInput, j.e.Path, size, sha, j.e.Size, j.e.SHA256)
 	}
 	full := im.remotePath(j.remote)
 	date := fileDate(j.e)
@@ -226,13 +232,15 @@ func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return done(it, progress.Copied)
 }
 
-func hashFile(f *os.File) (int64, string, error) {
-	h := quickxorhash.New()
-	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<62))
+// hashFile reads f once for its size, its quickXorHash (OneDrive's) and
+// its sha256 (the manifest's).
+func hashFile(f *os.File) (int64, string, string, error) {
+	h, s := quickxorhash.New(), sha256.New()
+	n, err := io.Copy(io.MultiWriter(h, s), io.NewSectionReader(f, 0, 1<<62))
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
-	return n, base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+	return n, base64.StdEncoding.EncodeToString(h.Sum(nil)), hex.EncodeToString(s.Sum(nil)), nil
 }
 
 // simple uploads in one PUT, then sets the date, which the PUT cannot.

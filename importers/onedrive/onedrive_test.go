@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -478,5 +479,37 @@ func TestDestinationFolders(t *testing.T) {
 				t.Errorf("Name() = %s, want %s", im.Name(), tc.name)
 			}
 		})
+	}
+}
+
+// A snapshot file changed after the export, same size, is not uploaded:
+// OneDrive's quickXorHash would vouch for the changed bytes, so the
+// manifest's sha256 is what is checked.
+func TestAChangedSnapshotFileIsNotUploaded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	snap := makeSnapshot(t, tree{small: 2, videoLen: 10})
+	rel := "media/DCIM/Camera/IMG_0001.jpg"
+	p, err := snap.Path(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = e.importer(t, "").Import(ctx, snap, openLedger(t), nil)
+	if err == nil || !strings.Contains(err.Error(), rel) || !strings.Contains(err.Error(), "does not match its manifest") {
+		t.Fatalf("err = %v, want one naming %s", err, rel)
+	}
+	if _, ok := e.fake.File("/Apps/miexit/sample/" + rel); ok {
+		t.Errorf("the changed %s was uploaded", rel)
+	}
+	if _, ok := e.fake.File("/Apps/miexit/sample/media/DCIM/Camera/IMG_0000.jpg"); !ok {
+		t.Error("the other photo did not land")
 	}
 }
