@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/graph"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
@@ -59,14 +60,24 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	// Names are given in sorted order so a re-run picks the same ones.
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	nm := newNamer()
+	// A name given before stays (a stream during the export may have
+	// given it in another order than this sort): claims go first.
+	claimed := map[string]string{}
+	for _, e := range entries {
+		rec, ok, err := led.Get(dest, e.Path)
+		if err != nil {
+			return err
+		}
+		if r := rec.Extra[extRemote]; ok && r != "" && nm.claim(e.Path, r) {
+			claimed[e.Path] = r
+		}
+	}
 	var jobs []job
 	needListing := false
 	for _, e := range entries {
-		remote, clash := nm.assign(e.Path)
-		if clash {
-			im.log.Warn("onedrive: a path differs only in letter case from another; stored under another name", "path", e.Path, "stored_as", remote)
-		} else if remote != e.Path {
-			im.log.Info("onedrive: name holds characters OneDrive refuses; stored with look-alikes", "path", e.Path, "stored_as", remote)
+		remote, ok := claimed[e.Path]
+		if !ok {
+			remote = im.name(nm, e.Path)
 		}
 		rec, ok, err := led.Get(dest, e.Path)
 		if err != nil {
@@ -143,6 +154,93 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return ferr
 }
 
+// name gives a path its remote name, and says so when it is not the
+// plain one.
+func (im *Importer) name(nm *namer, p string) string {
+	remote, clash := nm.assign(p)
+	if clash {
+		im.log.Warn("onedrive: a path differs only in letter case from another; stored under another name", "path", p, "stored_as", remote)
+	} else if remote != p {
+		im.log.Info("onedrive: name holds characters OneDrive refuses; stored with look-alikes", "path", p, "stored_as", remote)
+	}
+	return remote
+}
+
+// StreamFiles implements importers.FileStreamer: migrate uploads each
+// media file as soon as the export has it. Every name the ledger holds
+// is claimed first, as Import claims them, so a photo keeps its name and
+// no new one takes it; two new files of one export whose names differ
+// only in letter case are named in the order the export adds them, and
+// Import keeps those names (its claims) afterwards.
+func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led *ledger.Ledger, rep progress.Reporter) (importers.FileSink, error) {
+	dest, err := im.ledgerKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nm := newNamer()
+	err = led.Each(dest, snapshot.MediaDir+"/", func(key string, rec ledger.Record) error {
+		if r := rec.Extra[extRemote]; r != "" {
+			nm.claim(key, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// One listing, as Import makes when the ledger does not know every
+	// file; the stream does not know which files will come.
+	existing, err := im.listAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("onedrive import: %w", err)
+	}
+	return &sink{im: im, files: files, led: led, rep: rep, dest: dest, names: nm, existing: existing, dirs: newFolders(im, existing)}, nil
+}
+
+type sink struct {
+	im       *Importer
+	files    snapshot.Folder
+	led      *ledger.Ledger
+	rep      progress.Reporter
+	dest     string
+	existing map[string]graph.Item // read only
+	dirs     *folders
+
+	mu    sync.Mutex
+	names *namer
+}
+
+func (s *sink) Workers() int { return s.im.p.Concurrency }
+
+func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
+	rec, ok, err := s.led.Get(s.dest, e.Path)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	remote := rec.Extra[extRemote]
+	if !ok || remote == "" || !s.names.claim(e.Path, remote) {
+		remote = s.im.name(s.names, e.Path)
+	}
+	s.mu.Unlock()
+	if ok && rec.SHA256 == e.SHA256 && rec.Extra[extUploadURL] == "" && rec.Extra[extRemote] == remote {
+		s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
+		return nil
+	}
+	j := job{e: e, remote: remote, rec: rec, had: ok && rec.Extra[extRemote] == remote}
+	var it *graph.Item
+	if ex, found := s.existing[strings.ToLower(remote)]; found {
+		it = &ex
+	}
+	act, err := s.im.upload(ctx, s.files, s.led, s.dirs, s.dest, j, it)
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", e.Path, err)
+	}
+	s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
+	return nil
+}
+
+func (s *sink) Close() error { return nil }
+
 // fileDate is the date a file carries at the destination, to the second
 // as OneDrive keeps it.
 func fileDate(e mapping.Entry) time.Time {
@@ -173,7 +271,7 @@ func matches(it *graph.Item, size int64, qxh string) bool {
 // upload makes the destination hold one file: it hashes the local file,
 // trusts an identical remote file, and otherwise uploads it (simple PUT or
 // session) and checks the hash Graph computed.
-func (im *Importer) upload(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, dirs *folders, dest string, j job, existing *graph.Item) (progress.Action, error) {
+func (im *Importer) upload(ctx context.Context, snap snapshot.Files, led *ledger.Ledger, dirs *folders, dest string, j job, existing *graph.Item) (progress.Action, error) {
 	f, err := snap.Open(j.e.Path)
 	if err != nil {
 		return "", err

@@ -145,6 +145,36 @@ func (n *namer) assign(orig string) (string, bool) {
 	return parent, parent != strings.Join(segs, "/")
 }
 
+// claim gives the snapshot path orig the remote path it was stored under
+// before (a ledger record), if that still decodes to orig and no other
+// path of this run holds any of its names; it reports whether it did.
+// Claims go first, so names given before stay what they were whatever
+// order the paths come in.
+func (n *namer) claim(orig, remote string) bool {
+	segs, rsegs := strings.Split(orig, "/"), strings.Split(remote, "/")
+	if len(segs) != len(rsegs) {
+		return false
+	}
+	for i := range segs {
+		prefix, rprefix := strings.Join(segs[:i+1], "/"), strings.Join(rsegs[:i+1], "/")
+		if decodeName(rsegs[i]) != segs[i] {
+			return false
+		}
+		if r, ok := n.byOrig[prefix]; ok && r != rprefix {
+			return false
+		}
+		if o, ok := n.taken[strings.ToLower(rprefix)]; ok && o != prefix {
+			return false
+		}
+	}
+	for i := range segs {
+		prefix, rprefix := strings.Join(segs[:i+1], "/"), strings.Join(rsegs[:i+1], "/")
+		n.byOrig[prefix] = rprefix
+		n.taken[strings.ToLower(rprefix)] = prefix
+	}
+	return true
+}
+
 func join(a, b string) string {
 	if a == "" {
 		return b

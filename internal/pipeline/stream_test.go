@@ -15,11 +15,13 @@ import (
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/importers/dropbox"
 	"github.com/miexit/miexit/importers/google"
+	"github.com/miexit/miexit/importers/onedrive"
 	_ "github.com/miexit/miexit/importers/webdav"
 	"github.com/miexit/miexit/internal/dav"
 	"github.com/miexit/miexit/internal/davtest"
 	"github.com/miexit/miexit/internal/dropboxtest"
 	"github.com/miexit/miexit/internal/googletest"
+	"github.com/miexit/miexit/internal/graphtest"
 	"github.com/miexit/miexit/internal/pipeline"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
@@ -183,6 +185,31 @@ func TestMigrateUploadsEachPhotoToDropboxWhileTheExportGoesOn(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("%s is in Dropbox %d times, want once", f, n)
+		}
+	}
+}
+
+// Through the Graph client against the fake OneDrive: uploads start
+// during the export, each photo lands once and is reported once.
+func TestMigrateUploadsEachPhotoToOneDriveWhileTheExportGoesOn(t *testing.T) {
+	fake := graphtest.NewServer(graphtest.Options{PageSize: 5})
+	t.Cleanup(fake.Close)
+	t.Setenv(onedrive.EnvEndpoint, fake.Endpoint())
+	t.Setenv(onedrive.EnvToken, fake.Token())
+	has := func(rel string) bool {
+		_, ok := fake.File("/Backup/" + rel)
+		return ok
+	}
+	files := migrateWhileExporting(t, "onedrive:/Backup", t.TempDir(), has)
+	for _, f := range files {
+		n := 0
+		for _, got := range fake.Files() {
+			if strings.EqualFold(got.Path, "/Backup/"+snapshot.MediaDir+"/"+f) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s is on OneDrive %d times, want once", f, n)
 		}
 	}
 }
