@@ -613,17 +613,25 @@ func (im *Importer) check(ctx context.Context, snap snapshot.Files, e mapping.En
 // (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
 // first looks for a copy the failed try may have created.
 func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
+	// The file's id is chosen before the first try (files.generateIds),
+	// so a retry after a lost answer asks Drive for that id, which
+	// files.get answers at once, instead of searching for the copy by
+	// name, which a listing may not show yet (kopia/kopia#90).
+	id, err := im.newID(ctx)
+	if err != nil {
+		return nil, "", err
+	}
 	var out *drive.File
-	tries, found := 0, false
-	err := im.call(ctx, "upload", func(ctx context.Context) error {
+	tries := 0
+	err = im.call(ctx, "upload", func(ctx context.Context) error {
 		if tries > 0 {
-			f, err := im.findCopy(ctx, meta, e.SHA256)
-			if err != nil {
-				return err
-			}
-			if f != nil {
-				out, found = f, true
+			f, err := im.drive.Files.Get(id).Fields(fileFields).Context(ctx).Do()
+			if err == nil {
+				out = f
 				return nil
+			}
+			if !isNotFound(err) {
+				return err
 			}
 		}
 		tries++
@@ -633,6 +641,7 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e 
 		}
 		defer f.Close()
 		m := *meta
+		m.Id = id
 		out, err = im.drive.Files.Create(&m).Media(f, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
 			Fields(fileFields).Context(ctx).Do()
 		return err
@@ -640,29 +649,34 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e 
 	if err != nil {
 		return nil, "", err
 	}
-	if found {
-		// A failed try had in fact landed; Drive's own sums vouch for it.
-		return out, "", nil
-	}
+	// A try that had in fact landed (found) is checked like any other.
 	md, err := im.check(ctx, snap, e, out)
 	return out, md, err
 }
 
-// findCopy looks in the target folder for a file miexit already uploaded
-// with these bytes.
-func (im *Importer) findCopy(ctx context.Context, meta *drive.File, sha string) (*drive.File, error) {
-	q := fmt.Sprintf("name = %s and %s in parents and appProperties has { key='%s' and value=%s } and trashed = false",
-		quote(meta.Name), quote(meta.Parents[0]), apSHA256, quote(sha))
-	fs, err := im.listAll(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range fs {
-		if f.Sha256Checksum == sha || f.Sha256Checksum == "" {
-			return f, nil
+// newID takes an id for a new file from files.generateIds, asking for a
+// hundred at a time.
+func (im *Importer) newID(ctx context.Context) (string, error) {
+	im.idMu.Lock()
+	defer im.idMu.Unlock()
+	if len(im.ids) == 0 {
+		var got *drive.GeneratedIds
+		err := im.call(ctx, "generate file ids", func(ctx context.Context) error {
+			var err error
+			got, err = im.drive.Files.GenerateIds().Count(100).Space("drive").Context(ctx).Do()
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("generate file ids: %w", err)
 		}
+		if len(got.Ids) == 0 {
+			return "", errors.New("generate file ids: Drive gave none")
+		}
+		im.ids = got.Ids
 	}
-	return nil, nil
+	id := im.ids[0]
+	im.ids = im.ids[1:]
+	return id, nil
 }
 
 // listFiles yields the whole files of one kind that Drive holds.

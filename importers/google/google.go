@@ -137,6 +137,9 @@ type Importer struct {
 	// over instead of listing Drive again.
 	streamMu sync.Mutex
 	streamed *folders
+
+	idMu sync.Mutex
+	ids  []string // from files.generateIds, for uploads (newID)
 }
 
 // New builds the importer from Params, the environment and the config dir.

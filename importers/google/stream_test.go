@@ -134,3 +134,39 @@ func TestALaggingListingMakesNoSecondCopies(t *testing.T) {
 		t.Errorf("Drive holds %d files, the snapshot %d", len(copies), files)
 	}
 }
+
+// An upload whose answer is lost after Drive made the file is not made
+// twice, even while listings do not show the new file: the retry asks
+// for the file by the id chosen before the first try.
+func TestALostUploadAnswerMakesNoSecondCopy(t *testing.T) {
+	e := newEnv(t, func(w *snapshot.Writer) { addFiles(t, w, 0) })
+	e.srv.ListLag = 1000
+	e.srv.Inject(googletest.Fault{Endpoint: googletest.EPUploadMultipart, Truncate: true, Times: 2})
+	if _, err := e.run(t); err != nil {
+		t.Fatal(err)
+	}
+	copies := map[string]int{}
+	for _, f := range e.srv.Files() {
+		if f.MimeType != googletest.FolderMIME {
+			copies[f.Path]++
+		}
+	}
+	for p, n := range copies {
+		if n != 1 {
+			t.Errorf("%s is on Drive %d times", p, n)
+		}
+	}
+	files := 0
+	for f, err := range e.snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		if n := copies["miexit/adb_TEST123/"+f.Path]; n != 1 {
+			t.Errorf("%s is on Drive %d times, want once", f.Path, n)
+		}
+	}
+	if len(copies) != files {
+		t.Errorf("Drive holds %d files, the snapshot %d", len(copies), files)
+	}
+}

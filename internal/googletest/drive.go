@@ -120,8 +120,45 @@ func (s *Server) driveFile(f *file, fields map[string]bool) map[string]any {
 	return m
 }
 
+// generateIDs answers files.generateIds: ids a create may set as the
+// new file's own, so that a retry after a lost answer can ask for that
+// file by id instead of searching for it.
+func (s *Server) generateIDs(w http.ResponseWriter, r *http.Request) {
+	n := 10
+	if c := r.URL.Query().Get("count"); c != "" {
+		v, err := strconv.Atoi(c)
+		if err != nil || v < 1 || v > 1000 {
+			writeError(w, 400, "invalid", "Invalid value for count: "+c)
+			return
+		}
+		n = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.genIDs == nil {
+		s.genIDs = map[string]bool{}
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("G%06d", s.nextID())
+		s.genIDs[ids[i]] = true
+	}
+	writeJSON(w, map[string]any{"kind": "drive#generatedIds", "space": "drive", "ids": ids})
+}
+
 // newFileLocked validates metadata and creates a file with content.
 func (s *Server) newFileLocked(meta *drive.File, content []byte) (*file, int, string) {
+	id := ""
+	if meta.Id != "" {
+		// Only an id generateIds gave, and only once.
+		if _, exists := s.files[meta.Id]; exists {
+			return nil, 409, "A file already exists with the provided ID."
+		}
+		if !s.genIDs[meta.Id] {
+			return nil, 400, "The provided file ID is not usable."
+		}
+		id = meta.Id
+	}
 	if strings.TrimSpace(meta.Name) == "" && meta.MimeType != FolderMIME {
 		meta.Name = "Untitled"
 	}
@@ -148,8 +185,12 @@ func (s *Server) newFileLocked(meta *drive.File, content []byte) (*file, int, st
 		}
 	}
 	now := time.Now()
+	if id == "" {
+		id = fmt.Sprintf("F%06d", s.nextID())
+	}
+	delete(s.genIDs, id)
 	f := &file{
-		ID:            fmt.Sprintf("F%06d", s.nextID()),
+		ID:            id,
 		Name:          meta.Name,
 		MimeType:      meta.MimeType,
 		Parents:       parents,
