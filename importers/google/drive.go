@@ -611,7 +611,7 @@ func (im *Importer) check(ctx context.Context, snap snapshot.Files, e mapping.En
 
 // uploadMultipart sends a small file in one request through the Go client
 // (ChunkSize 0: one streamed multipart body, nothing buffered). A retry
-// first looks for a copy the failed try may have created.
+// first looks up, by its id, the copy the failed try may have created.
 func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e mapping.Entry, meta *drive.File) (*drive.File, string, error) {
 	// The file's id is chosen before the first try (files.generateIds),
 	// so a retry after a lost answer asks Drive for that id, which
