@@ -388,26 +388,9 @@ func (d *Importer) written(led *ledger.Ledger, rel string, info fs.FileInfo) (st
 }
 
 func (d *Importer) listFilesWith(ctx context.Context, kind mapping.Kind, led *ledger.Ledger, yield func(mapping.Remote, error) bool) {
-	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
-		return
-	}
 	stop := errors.New("stop")
-	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if de.IsDir() || !de.Type().IsRegular() || fsutil.IsTemp(p) {
-			return nil
-		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel == snapshot.ManifestPath || snapshot.KindOf(rel) != kind {
+	err := d.walkFiles(ctx, func(p, rel string, de fs.DirEntry) error {
+		if snapshot.KindOf(rel) != kind {
 			return nil
 		}
 		info, err := de.Info()
@@ -432,6 +415,34 @@ func (d *Importer) listFilesWith(ctx context.Context, kind mapping.Kind, led *le
 	if err != nil && err != stop {
 		yield(mapping.Remote{}, fmt.Errorf("list %s: %w", d.root, err))
 	}
+}
+
+// walkFiles calls fn for each regular file under the root that List
+// shows (not the manifest copy, not a temp file, never through a
+// symlink), with its path and its slash-separated path from the root.
+func (d *Importer) walkFiles(ctx context.Context, fn func(p, rel string, de fs.DirEntry) error) error {
+	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() || !de.Type().IsRegular() || fsutil.IsTemp(p) {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); rel == snapshot.ManifestPath {
+			return nil
+		}
+		return fn(p, rel, de)
+	})
 }
 
 // Lookup implements importers.Looker: one lstat of the file (and of each
@@ -505,27 +516,8 @@ func (d *Importer) realDir(dir string) (bool, error) {
 func (d *Importer) Count(ctx context.Context) (map[mapping.Kind]int, error) {
 	d.realDirs.Clear()
 	n := map[mapping.Kind]int{}
-	if _, err := os.Stat(d.root); errors.Is(err, fs.ErrNotExist) {
-		return n, nil
-	}
-	err := filepath.WalkDir(d.root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if de.IsDir() || !de.Type().IsRegular() || fsutil.IsTemp(p) {
-			return nil
-		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel != snapshot.ManifestPath {
-			n[snapshot.KindOf(rel)]++
-		}
+	err := d.walkFiles(ctx, func(_, rel string, _ fs.DirEntry) error {
+		n[snapshot.KindOf(rel)]++
 		return nil
 	})
 	if err != nil {

@@ -393,12 +393,9 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if err != nil {
 		return err
 	}
-	have := map[string]remoteFile{}
-	for f, err := range im.walk(ctx) {
-		if err != nil {
-			return err
-		}
-		have[strings.ToLower(f.path)] = f
+	have, err := im.held(ctx)
+	if err != nil {
+		return err
 	}
 	names, err := im.plan(snap, led, dest)
 	if err != nil {
@@ -459,6 +456,19 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	return nil
 }
 
+// held lists what the folder holds, by lower-cased path: the
+// destination, not the ledger, decides what is there.
+func (im *Importer) held(ctx context.Context) (map[string]remoteFile, error) {
+	have := map[string]remoteFile{}
+	for f, err := range im.walk(ctx) {
+		if err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(f.path)] = f
+	}
+	return have, nil
+}
+
 // ListWritten implements importers.WrittenLister: a file whose
 // content_hash in the listing is the one this importer recorded when it
 // wrote it (computed from bytes whose sha256 it checked against the
@@ -512,12 +522,9 @@ func (im *Importer) StreamFiles(ctx context.Context, files snapshot.Folder, led 
 	if err != nil {
 		return nil, err
 	}
-	have := map[string]remoteFile{}
-	for f, err := range im.walk(ctx) {
-		if err != nil {
-			return nil, err
-		}
-		have[strings.ToLower(f.path)] = f
+	have, err := im.held(ctx)
+	if err != nil {
+		return nil, err
 	}
 	n := newNamer(im.cfg.Folder)
 	err = led.Each(dest, snapshot.MediaDir+"/", func(key string, rec ledger.Record) error {

@@ -76,12 +76,7 @@ func importAfterStream(t *testing.T, noSHA bool) {
 	if n := uploads() - before; n == 0 {
 		t.Error("the import uploaded nothing: the documents and notes are missing")
 	}
-	copies := map[string]int{}
-	for _, f := range e.srv.Files() {
-		if f.MimeType != googletest.FolderMIME {
-			copies[f.Path]++
-		}
-	}
+	copies := fileCopies(e.srv)
 	for p := range streamed {
 		n := 0
 		for path, c := range copies {
@@ -119,12 +114,7 @@ func TestALaggingListingMakesNoSecondCopies(t *testing.T) {
 	if n := tally.Count("import", "", progress.Unchanged); n < files {
 		t.Errorf("the second import found %d of %d files there", n, files)
 	}
-	copies := map[string]int{}
-	for _, f := range e.srv.Files() {
-		if f.MimeType != googletest.FolderMIME {
-			copies[f.Path]++
-		}
-	}
+	copies := fileCopies(e.srv)
 	for p, n := range copies {
 		if n != 1 {
 			t.Errorf("%s is on Drive %d times", p, n)
@@ -145,12 +135,7 @@ func TestALostUploadAnswerMakesNoSecondCopy(t *testing.T) {
 	if _, err := e.run(t); err != nil {
 		t.Fatal(err)
 	}
-	copies := map[string]int{}
-	for _, f := range e.srv.Files() {
-		if f.MimeType != googletest.FolderMIME {
-			copies[f.Path]++
-		}
-	}
+	copies := fileCopies(e.srv)
 	for p, n := range copies {
 		if n != 1 {
 			t.Errorf("%s is on Drive %d times", p, n)
@@ -169,4 +154,15 @@ func TestALostUploadAnswerMakesNoSecondCopy(t *testing.T) {
 	if len(copies) != files {
 		t.Errorf("Drive holds %d files, the snapshot %d", len(copies), files)
 	}
+}
+
+// fileCopies counts the files (not folders) Drive holds at each path.
+func fileCopies(srv *googletest.Server) map[string]int {
+	copies := map[string]int{}
+	for _, f := range srv.Files() {
+		if f.MimeType != googletest.FolderMIME {
+			copies[f.Path]++
+		}
+	}
+	return copies
 }

@@ -61,37 +61,39 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
 	nm := newNamer()
 	// A name given before stays (a stream during the export may have
-	// given it in another order than this sort): claims go first.
-	claimed := map[string]string{}
-	for _, e := range entries {
+	// given it in another order than this sort): claims go first, and the
+	// records read for them serve the second pass too.
+	type known struct {
+		rec     ledger.Record
+		ok      bool
+		claimed bool
+	}
+	recs := make([]known, len(entries))
+	for i, e := range entries {
 		rec, ok, err := led.Get(dest, e.Path)
 		if err != nil {
 			return err
 		}
-		if r := rec.Extra[extRemote]; ok && r != "" && nm.claim(e.Path, r) {
-			claimed[e.Path] = r
-		}
+		r := rec.Extra[extRemote]
+		recs[i] = known{rec: rec, ok: ok, claimed: ok && r != "" && nm.claim(e.Path, r)}
 	}
 	var jobs []job
 	needListing := false
-	for _, e := range entries {
-		remote, ok := claimed[e.Path]
-		if !ok {
+	for i, e := range entries {
+		k := recs[i]
+		remote := k.rec.Extra[extRemote]
+		if !k.claimed {
 			remote = im.name(nm, e.Path)
 		}
-		rec, ok, err := led.Get(dest, e.Path)
-		if err != nil {
-			return err
-		}
-		if ok && rec.SHA256 == e.SHA256 && rec.Extra[extUploadURL] == "" && rec.Extra[extRemote] == remote {
+		j, done := newJob(e, remote, k.rec, k.ok)
+		if done {
 			rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
 			continue
 		}
-		had := ok && rec.Extra[extRemote] == remote
-		if !had {
+		if !j.had {
 			needListing = true
 		}
-		jobs = append(jobs, job{e: e, remote: remote, rec: rec, had: had})
+		jobs = append(jobs, j)
 	}
 	if im.p.DryRun {
 		for _, j := range jobs {
@@ -152,6 +154,16 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		return errors.Join(append([]error{fmt.Errorf("onedrive import: %d files failed", failed)}, append(errs, ferr)...)...)
 	}
 	return ferr
+}
+
+// newJob is the upload of e to remote, given its ledger record (rec, ok),
+// or done when the record says the file is there as it should be.
+func newJob(e mapping.Entry, remote string, rec ledger.Record, ok bool) (j job, done bool) {
+	ours := ok && rec.Extra[extRemote] == remote
+	if ours && rec.SHA256 == e.SHA256 && rec.Extra[extUploadURL] == "" {
+		return job{}, true
+	}
+	return job{e: e, remote: remote, rec: rec, had: ours}, false
 }
 
 // name gives a path its remote name, and says so when it is not the
@@ -222,11 +234,11 @@ func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
 		remote = s.im.name(s.names, e.Path)
 	}
 	s.mu.Unlock()
-	if ok && rec.SHA256 == e.SHA256 && rec.Extra[extUploadURL] == "" && rec.Extra[extRemote] == remote {
+	j, done := newJob(e, remote, rec, ok)
+	if done {
 		s.rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
 		return nil
 	}
-	j := job{e: e, remote: remote, rec: rec, had: ok && rec.Extra[extRemote] == remote}
 	var it *graph.Item
 	if ex, found := s.existing[strings.ToLower(remote)]; found {
 		it = &ex

@@ -37,10 +37,9 @@ type stream struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	failed error
-	seed   maphash.Seed
-	done   []uint64 // hashes of the items the stream reported
+	mu   sync.Mutex
+	seed maphash.Seed
+	done []uint64 // hashes of the items the stream reported
 }
 
 // newStream returns a stream to imp when it takes one, or nil. The
@@ -96,11 +95,6 @@ func (s *stream) work() {
 // stop ends the stream at its first error; the Import after the export
 // goes on from there and meets the error again if it is still there.
 func (s *stream) stop(item string, err error) {
-	s.mu.Lock()
-	if s.failed == nil {
-		s.failed = err
-	}
-	s.mu.Unlock()
 	s.log.Debug("import during the export stopped; the import after it goes on", "item", item, "err", err)
 	s.cancel()
 }

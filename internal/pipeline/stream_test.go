@@ -128,20 +128,37 @@ func TestMigrateUploadsEachPhotoToDriveWhileTheExportGoesOn(t *testing.T) {
 		return false
 	}
 	files := migrateWhileExporting(t, "google", t.TempDir(), has)
-	copies := map[string]int{}
+	var held []string
 	for _, f := range srv.Files() {
-		copies[f.Path]++
+		held = append(held, f.Path)
 	}
-	for _, f := range files {
+	eachOnce(t, "Drive", files, held, func(held, photo string) bool {
+		return strings.HasSuffix(held, "/"+snapshot.MediaDir+"/"+photo)
+	})
+}
+
+// eachOnce checks that the destination where holds each photo once:
+// held lists its files, is says whether a held file is that photo.
+func eachOnce(t *testing.T, where string, photos, held []string, is func(held, photo string) bool) {
+	t.Helper()
+	for _, f := range photos {
 		n := 0
-		for p, c := range copies {
-			if strings.HasSuffix(p, "/"+snapshot.MediaDir+"/"+f) {
-				n += c
+		for _, h := range held {
+			if is(h, f) {
+				n++
 			}
 		}
 		if n != 1 {
-			t.Errorf("%s is on Drive %d times, want once", f, n)
+			t.Errorf("%s is in %s %d times, want once", f, where, n)
 		}
+	}
+}
+
+// under says whether held is the photo's file under the folder dir, in
+// any letter case (Dropbox and OneDrive fold case).
+func under(dir string) func(held, photo string) bool {
+	return func(held, photo string) bool {
+		return strings.EqualFold(held, dir+"/"+snapshot.MediaDir+"/"+photo)
 	}
 }
 
@@ -176,17 +193,11 @@ func TestMigrateUploadsEachPhotoToDropboxWhileTheExportGoesOn(t *testing.T) {
 	sent := map[string]int{"media/DCIM/a.jpg": 1, "media/DCIM/b.jpg": 2, "media/DCIM/c.jpg": 3, "media/DCIM/d.jpg": 4}
 	has := func(rel string) bool { return srv.Count(dropboxtest.RouteStart) >= sent[rel] }
 	files := migrateWhileExporting(t, "dropbox:/Backup", t.TempDir(), has)
-	for _, f := range files {
-		n := 0
-		for _, got := range srv.Files() {
-			if strings.EqualFold(got.Path, "/Backup/"+snapshot.MediaDir+"/"+f) {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Errorf("%s is in Dropbox %d times, want once", f, n)
-		}
+	var held []string
+	for _, f := range srv.Files() {
+		held = append(held, f.Path)
 	}
+	eachOnce(t, "Dropbox", files, held, under("/Backup"))
 }
 
 // Through the Graph client against the fake OneDrive: uploads start
@@ -201,17 +212,11 @@ func TestMigrateUploadsEachPhotoToOneDriveWhileTheExportGoesOn(t *testing.T) {
 		return ok
 	}
 	files := migrateWhileExporting(t, "onedrive:/Backup", t.TempDir(), has)
-	for _, f := range files {
-		n := 0
-		for _, got := range fake.Files() {
-			if strings.EqualFold(got.Path, "/Backup/"+snapshot.MediaDir+"/"+f) {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Errorf("%s is on OneDrive %d times, want once", f, n)
-		}
+	var held []string
+	for _, f := range fake.Files() {
+		held = append(held, f.Path)
 	}
+	eachOnce(t, "OneDrive", files, held, under("/Backup"))
 }
 
 // migrateWhileExporting migrates the handoff source to dst twice and
