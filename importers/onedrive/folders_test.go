@@ -1,16 +1,14 @@
 package onedrive
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/miexit/miexit/importers"
-	"io"
 	"testing"
+
+	"github.com/miexit/miexit/importers"
 
 	"github.com/miexit/miexit/internal/graph"
 	"github.com/miexit/miexit/internal/snapshot"
-	"github.com/miexit/miexit/mapping"
 )
 
 // moviesOnly is a snapshot whose media/Movies/Trip folder holds large
@@ -18,27 +16,11 @@ import (
 // the folders.
 func moviesOnly(t *testing.T, n, size int) *snapshot.Reader {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:movies"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var files []string
 	for i := range n {
-		data := bytesOf(size+i, uint64(100+i))
-		m := mapping.Media{Path: fmt.Sprintf("Movies/Trip/VID_%d.mp4", i), Size: int64(len(data)), ModTime: base}
-		if err := w.AddMedia(ctx, m, func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }); err != nil {
-			t.Fatal(err)
-		}
+		files = append(files, fmt.Sprintf("Movies/Trip/VID_%d.mp4", i), string(bytesOf(size+i, uint64(100+i))))
 	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := snapshot.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return mediaSnapshot(t, files...)
 }
 
 func TestSessionFoldersAreCreatedOnceBeforeTheSession(t *testing.T) {

@@ -12,17 +12,20 @@ import (
 	"github.com/miexit/miexit/mapping"
 )
 
-func mediaSnapshot(t *testing.T, files map[string]string) *snapshot.Reader {
+// mediaSnapshot is a snapshot of media alone, added in the order given
+// (path, bytes, path, bytes, ...).
+func mediaSnapshot(t *testing.T, pathsAndData ...string) *snapshot.Reader {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:stream"})
+	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:media"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p, data := range files {
-		m := mapping.Media{Path: p, Size: int64(len(data)), ModTime: base, Taken: base}
-		if err := w.AddMedia(ctx, m, func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader([]byte(data))), nil }); err != nil {
+	for i := 0; i+1 < len(pathsAndData); i += 2 {
+		data := []byte(pathsAndData[i+1])
+		m := mapping.Media{Path: pathsAndData[i], Size: int64(len(data)), ModTime: base}
+		if err := w.AddMedia(ctx, m, func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,11 +47,11 @@ func TestStreamAndImportKeepEachOthersNames(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	led := openLedger(t)
-	first := mediaSnapshot(t, map[string]string{"DCIM/IMG_1.JPG": "upper"})
+	first := mediaSnapshot(t, "DCIM/IMG_1.JPG", "upper")
 	if err := e.importer(t, "").Import(ctx, first, led, nil); err != nil {
 		t.Fatal(err)
 	}
-	second := mediaSnapshot(t, map[string]string{"DCIM/IMG_1.JPG": "upper", "DCIM/img_1.jpg": "lower, new", "DCIM/new.jpg": "new"})
+	second := mediaSnapshot(t, "DCIM/IMG_1.JPG", "upper", "DCIM/img_1.jpg", "lower, new", "DCIM/new.jpg", "new")
 	var media []mapping.Entry
 	for en, err := range second.Files() {
 		if err != nil {
@@ -110,7 +113,7 @@ func TestImportKeepsTheNamesAStreamGave(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
 	led := openLedger(t)
-	snap := mediaSnapshot(t, map[string]string{"DCIM/IMG_1.JPG": "upper", "DCIM/img_1.jpg": "lower"})
+	snap := mediaSnapshot(t, "DCIM/IMG_1.JPG", "upper", "DCIM/img_1.jpg", "lower")
 	var media []mapping.Entry
 	for en, err := range snap.Files() {
 		if err != nil {
