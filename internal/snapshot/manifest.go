@@ -71,13 +71,6 @@ func (s *spool) close() {
 // writeManifest writes manifest.json from the spool: the header, then
 // "entries" as a JSON array with one entry per line.
 func (w *Writer) writeManifest() error {
-	sp := w.entries
-	if err := sp.buf.Flush(); err != nil {
-		return err
-	}
-	if _, err := sp.f.Seek(0, 0); err != nil {
-		return err
-	}
 	dst := filepath.Join(w.dir, ManifestPath)
 	out, err := fsutil.CreateTemp(dst)
 	if err != nil {
@@ -93,20 +86,18 @@ func (w *Writer) writeManifest() error {
 	// header's closing brace is replaced by the array.
 	bw.Write(hb[:len(hb)-1])
 	bw.WriteString(`,"entries":[`)
-	sc := bufio.NewScanner(sp.f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	first := true
-	for sc.Scan() {
+	if err := w.entryLines(func(line []byte) error {
 		if !first {
 			bw.WriteByte(',')
 		}
 		first = false
 		bw.WriteString("\n")
-		bw.Write(sc.Bytes())
-	}
-	if err := sc.Err(); err != nil {
+		_, err := bw.Write(line)
+		return err
+	}); err != nil {
 		fsutil.Abort(out)
-		return fmt.Errorf("snapshot manifest: %w", err)
+		return err
 	}
 	bw.WriteString("\n]}\n")
 	if err := bw.Flush(); err != nil {

@@ -100,6 +100,8 @@ type Writer struct {
 
 	mu       sync.Mutex
 	entries  *spool
+	lanes    []*Lane                            // in the order they were started
+	placed   []*Lane                            // in the order they were placed
 	keys     map[mapping.Kind]map[[16]byte]bool // by keyHash: 100,000 SMS keys add up
 	paths    map[string]bool
 	counts   mapping.Counts
@@ -256,6 +258,10 @@ func (w *Writer) openDoc(rel string, xmlBody bool) (*doc, error) {
 // card gains an X-MIEXIT-KEY field holding its key, so a destination's copy
 // can be checked contact by contact.
 func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
+	return w.addContact(ctx, nil, c)
+}
+
+func (w *Writer) addContact(ctx context.Context, l *Lane, c mapping.Contact) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -271,7 +277,7 @@ func (w *Writer) AddContact(ctx context.Context, c mapping.Contact) error {
 	if err := mvcard.Encode(&rec, card, mvcard.V4); err != nil {
 		return fmt.Errorf("contact %q: %w", cardName(card), err)
 	}
-	return w.addRecord(mapping.KindContact, c.Key, ContactsPath, rec.Bytes(), nil)
+	return w.addRecordEncoded(l, mapping.KindContact, c.Key, ContactsPath, rec.Bytes(), nil, nil)
 }
 
 // AddMessage adds one SMS or MMS. MMS parts with bytes must be added first
@@ -320,16 +326,24 @@ func PrepareMessage(m mapping.Message) (*PreparedMessage, error) {
 
 // AddPrepared adds a message made by PrepareMessage.
 func (w *Writer) AddPrepared(ctx context.Context, p *PreparedMessage) error {
+	return w.addPrepared(ctx, nil, p)
+}
+
+func (w *Writer) addPrepared(ctx context.Context, l *Lane, p *PreparedMessage) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return w.addRecordEncoded(mapping.KindMessage, p.m.Key, MessagesPath, p.line, p.entry, func(b *smsxml.BodyWriter) error {
+	return w.addRecordEncoded(l, mapping.KindMessage, p.m.Key, MessagesPath, p.line, p.entry, func(b *smsxml.BodyWriter) error {
 		return b.Message(&p.m, w.openAttachment)
 	})
 }
 
 // AddCall adds one call-log row.
 func (w *Writer) AddCall(ctx context.Context, c mapping.Call) error {
+	return w.addCall(ctx, nil, c)
+}
+
+func (w *Writer) addCall(ctx context.Context, l *Lane, c mapping.Call) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -341,7 +355,7 @@ func (w *Writer) AddCall(ctx context.Context, c mapping.Call) error {
 		return fmt.Errorf("call %s: %w", c.Key, err)
 	}
 	line = append(line, '\n')
-	return w.addRecord(mapping.KindCall, c.Key, CallsPath, line, func(b *smsxml.BodyWriter) error {
+	return w.addRecordEncoded(l, mapping.KindCall, c.Key, CallsPath, line, nil, func(b *smsxml.BodyWriter) error {
 		return b.Call(&c)
 	})
 }
@@ -354,17 +368,19 @@ func (w *Writer) openAttachment(rel string) (io.ReadCloser, error) {
 	return os.Open(p)
 }
 
-func (w *Writer) addRecord(kind mapping.Kind, key, rel string, rec []byte, xml func(*smsxml.BodyWriter) error) error {
-	return w.addRecordEncoded(kind, key, rel, rec, nil, xml)
-}
-
-// addRecordEncoded is addRecord with the manifest entry already encoded
-// (by a PrepareMessage on another goroutine), or nil to encode it here.
-func (w *Writer) addRecordEncoded(kind mapping.Kind, key, rel string, rec, entry []byte, xml func(*smsxml.BodyWriter) error) error {
+// addRecordEncoded adds one record to its document rel and its entry to
+// the manifest (to lane l's part of it, when l is not nil): entry already
+// encoded (by a PrepareMessage on another goroutine), or nil to encode it
+// here.
+func (w *Writer) addRecordEncoded(l *Lane, kind mapping.Kind, key, rel string, rec, entry []byte, xml func(*smsxml.BodyWriter) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return errors.New("snapshot: writer already committed")
+	}
+	sp := w.entries
+	if l != nil {
+		sp = l.sp
 	}
 	if !w.claim(kind, key) {
 		w.report(progress.Event{Kind: kind, Item: key, Action: progress.Duplicate})
@@ -384,12 +400,12 @@ func (w *Writer) addRecordEncoded(kind mapping.Kind, key, rel string, rec, entry
 			}
 		}
 		if entry != nil {
-			if err := w.entries.addEncoded(entry); err != nil {
+			if err := sp.addEncoded(entry); err != nil {
 				return err
 			}
 		} else {
 			sum := sha256.Sum256(rec)
-			if err := w.entries.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+			if err := sp.add(mapping.Entry{Kind: kind, Key: key, Path: rel, Size: int64(len(rec)), SHA256: hex.EncodeToString(sum[:])}); err != nil {
 				return err
 			}
 		}
@@ -848,7 +864,14 @@ type LocalHash struct {
 // AddMediaHashed would for media path rel with modification time mod, so
 // that work too leaves the sequential path.
 func HashLocalMedia(ctx context.Context, p, rel string, mod time.Time) (*LocalHash, error) {
-	front := &frontCapture{max: takenFront}
+	// Pooled: grown by append for each photo, this buffer cost more CPU
+	// (its growth, zeroing and the memory given back) than its copies.
+	bp := frontBuffers.Get().(*[]byte)
+	front := &frontCapture{b: (*bp)[:0], max: takenFront}
+	defer func() {
+		*bp = front.b[:0]
+		frontBuffers.Put(bp)
+	}()
 	l, f, err := hashLocalKeep(ctx, p, nil, front)
 	if err != nil {
 		return nil, err
@@ -873,6 +896,8 @@ const LeadLen = 512
 // takenFront is how much of a file's start HashLocalMedia keeps for
 // finding its date.
 const takenFront = 128 << 10
+
+var frontBuffers = sync.Pool{New: func() any { b := make([]byte, 0, takenFront); return &b }}
 
 // frontCapture keeps the first max bytes written to it.
 type frontCapture struct {
@@ -968,7 +993,12 @@ func (w *Writer) Commit(ctx context.Context) error {
 		return nil
 	}
 	defer w.entries.close()
+	defer w.closeLanes()
 	if err := ctx.Err(); err != nil {
+		w.abortDocs()
+		return err
+	}
+	if err := w.unplaced(); err != nil {
 		w.abortDocs()
 		return err
 	}
@@ -1012,6 +1042,7 @@ func (w *Writer) Abort() {
 	if w.entries != nil {
 		w.entries.close()
 	}
+	w.closeLanes()
 }
 
 func (w *Writer) abortDocs() {
