@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/exporters/archive/miui"
 	"github.com/miexit/miexit/internal/snapshot"
@@ -129,13 +131,25 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 	}
 	defer wk.close()
 	skip := func(name, why string) { w.Skip("", name, why) }
-	add := func(m member) error {
-		if err := e.one(ctx, w, m); err != nil {
-			return fmt.Errorf("%s: %w", m.Name, err)
+	g, gctx := errgroup.WithContext(ctx)
+	side := newSideDocs()
+	g.Go(func() error { return side.run(gctx, e, wk, w) })
+	g.Go(func() error {
+		add := func(m member) error {
+			if took, err := side.took(gctx, m); took || err != nil {
+				return err
+			}
+			if err := e.one(gctx, w, m); err != nil {
+				return fmt.Errorf("%s: %w", m.Name, err)
+			}
+			return nil
 		}
-		return nil
-	}
-	return addAhead(ctx, w, func(fn func(member) error) error { return wk.walk(ctx, fn, skip) }, add)
+		if err := addAhead(gctx, w, func(fn func(member) error) error { return wk.walk(gctx, fn, skip) }, add); err != nil {
+			return err
+		}
+		return side.unplaced(gctx)
+	})
+	return g.Wait()
 }
 
 // one reads one member into the snapshot.
@@ -156,13 +170,8 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 	case miui.IsLegacyStore(m.Name):
 		w.NotUnderstood(m.Name, "a MIUI 4/5-era backup file (.store), which miexit cannot read; make a new backup with Settings > Additional settings > Backup")
 		return nil
-	case strings.HasSuffix(base, ".vcf") || strings.HasSuffix(base, ".vcard"):
-		return e.contacts(ctx, w, m)
-	case strings.HasSuffix(base, ".jsonl"):
-		if strings.HasPrefix(base, "call") {
-			return jsonl(ctx, m, same[mapping.Call], func(c mapping.Call) error { return w.AddCall(ctx, c) })
-		}
-		return jsonl(ctx, m, snapshot.PrepareMessage, func(p *snapshot.PreparedMessage) error { return w.AddPrepared(ctx, p) })
+	case recordDoc(m):
+		return records(ctx, w, m)
 	case strings.HasPrefix(m.Name, snapshot.AttachmentsDir+"/"), strings.HasPrefix(m.Name, snapshot.NoteFilesDir+"/"):
 		// A snapshot's attachments keep their paths, which its messages
 		// and notes refer to.
@@ -182,7 +191,35 @@ func (e *Exporter) one(ctx context.Context, w *snapshot.Writer, m member) error 
 // maxCardsFile bounds a vCard file read for contacts.
 const maxVCFBytes = 1 << 30
 
-func (e *Exporter) contacts(ctx context.Context, w *snapshot.Writer, m member) error {
+// recordSink takes a document's records: the snapshot writer, or a lane
+// of it that parses the document beside the media (sideDocs).
+type recordSink interface {
+	AddContact(ctx context.Context, c mapping.Contact) error
+	AddPrepared(ctx context.Context, p *snapshot.PreparedMessage) error
+	AddCall(ctx context.Context, c mapping.Call) error
+	Skip(kind mapping.Kind, name, why string)
+}
+
+// recordDoc says whether m is a document of records only: a vCard file, or
+// a JSONL file of messages or calls.
+func recordDoc(m member) bool {
+	base := path.Base(strings.ToLower(m.Name))
+	return strings.HasSuffix(base, ".vcf") || strings.HasSuffix(base, ".vcard") || strings.HasSuffix(base, ".jsonl")
+}
+
+// records reads the records of m, a recordDoc, into w.
+func records(ctx context.Context, w recordSink, m member) error {
+	base := path.Base(strings.ToLower(m.Name))
+	if !strings.HasSuffix(base, ".jsonl") {
+		return contacts(ctx, w, m)
+	}
+	if strings.HasPrefix(base, "call") {
+		return jsonl(ctx, m, same[mapping.Call], func(c mapping.Call) error { return w.AddCall(ctx, c) })
+	}
+	return jsonl(ctx, m, snapshot.PrepareMessage, func(p *snapshot.PreparedMessage) error { return w.AddPrepared(ctx, p) })
+}
+
+func contacts(ctx context.Context, w recordSink, m member) error {
 	rc, err := m.open()
 	if err != nil {
 		return err
