@@ -126,6 +126,20 @@ type Looker interface {
 	Count(ctx context.Context) (map[mapping.Kind]int, error)
 }
 
+// A Rechecker confirms, one file at a time, a whole file its listing did
+// not show: Drive's files.list may not show a file made a moment before,
+// while files.get by the id the ledger recorded does. Verify asks it
+// before it calls a file missing, so a check right after an upload does
+// not report that upload missing. It finds only a file this importer
+// wrote (a ledger record) that still matches e byte for byte.
+type Rechecker interface {
+	Recheck(ctx context.Context, e mapping.Entry, led *ledger.Ledger) (r mapping.Remote, ok bool, err error)
+	// ReadsRecordsFrom says whether List reads the records of kind k from
+	// their snapshot document at this destination, so that the document
+	// found byte for byte holds all of them.
+	ReadsRecordsFrom(k mapping.Kind) bool
+}
+
 // A FileStreamer is an Importer that takes whole files one at a time
 // from a snapshot still being written, so that migrate overlaps export
 // and import: each media file starts on its way to the destination as

@@ -454,7 +454,12 @@ func (im *Importer) importFile(ctx context.Context, snap snapshot.Files, led *le
 // a check that listed too soon) is kept, not uploaded a second time.
 // A file trashed, moved or renamed since is not this path's.
 func (im *Importer) recorded(ctx context.Context, led *ledger.Ledger, fs *folders, e mapping.Entry) (*remoteFile, error) {
-	rec, ok, err := led.Get(im.dest, e.Path)
+	return im.recordedAt(ctx, led, im.dest, fs, e)
+}
+
+// recordedAt is recorded for the ledger's destination key dest.
+func (im *Importer) recordedAt(ctx context.Context, led *ledger.Ledger, dest string, fs *folders, e mapping.Entry) (*remoteFile, error) {
+	rec, ok, err := led.Get(dest, e.Path)
 	if err != nil || !ok || rec.RemoteID == "" || rec.SHA256 != e.SHA256 {
 		return nil, err
 	}
@@ -484,6 +489,47 @@ func (im *Importer) recorded(ctx context.Context, led *ledger.Ledger, fs *folder
 		return nil, nil
 	}
 	return r, nil
+}
+
+// Recheck implements importers.Rechecker: the file the ledger recorded for
+// e, looked up by its id, when it is still this path's with e's bytes. A
+// folder the last listing showed must be the file's parent; one it did not
+// show (made a moment before, like the file) is not checked.
+func (im *Importer) Recheck(ctx context.Context, e mapping.Entry, led *ledger.Ledger) (mapping.Remote, bool, error) {
+	if im.drive == nil || led == nil || !snapshot.WholeFile(e.Kind) {
+		return mapping.Remote{}, false, nil
+	}
+	im.streamMu.Lock()
+	t, dest := im.listed, im.recheckDest
+	im.streamMu.Unlock()
+	if dest == "" {
+		// One account lookup per check, not per file.
+		var err error
+		if dest, err = importers.LedgerKey(ctx, im); err != nil {
+			return mapping.Remote{}, false, err
+		}
+		im.streamMu.Lock()
+		im.recheckDest = dest
+		im.streamMu.Unlock()
+	}
+	if t == nil {
+		t = &tree{folders: map[string]string{}}
+	}
+	r, err := im.recordedAt(ctx, led, dest, &folders{im: im, t: t}, e)
+	if err != nil || r == nil {
+		return mapping.Remote{}, false, err
+	}
+	key := r.props[apKey]
+	if key == "" {
+		key = e.Path
+	}
+	return mapping.Remote{Kind: e.Kind, Key: key, Path: e.Path, Size: r.size, SHA256: r.sha256()}, true, nil
+}
+
+// ReadsRecordsFrom implements importers.Rechecker: messages and calls are
+// read back from their JSONL documents on Drive; contacts live in People.
+func (im *Importer) ReadsRecordsFrom(k mapping.Kind) bool {
+	return k == mapping.KindMessage || k == mapping.KindCall
 }
 
 func isNotFound(err error) bool {
@@ -687,6 +733,9 @@ func (im *Importer) listFiles(ctx context.Context, kind mapping.Kind) iter.Seq2[
 			yield(mapping.Remote{}, err)
 			return
 		}
+		im.streamMu.Lock()
+		im.listed = t
+		im.streamMu.Unlock()
 		for _, p := range sortedKeys(t.files) {
 			for _, f := range t.files[p] {
 				if f.props[apKind] != string(kind) {

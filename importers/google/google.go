@@ -137,6 +137,9 @@ type Importer struct {
 	// over instead of listing Drive again.
 	streamMu sync.Mutex
 	streamed *folders
+	// listed is the tree the last listing of files loaded, for Recheck.
+	listed      *tree
+	recheckDest string // the ledger's key for this destination, for Recheck
 
 	idMu sync.Mutex
 	ids  []string // from files.generateIds, for uploads (newID)

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -165,4 +167,79 @@ func fileCopies(srv *googletest.Server) map[string]int {
 		}
 	}
 	return copies
+}
+
+// A check right after the upload must not call the new files missing when
+// Drive's listing does not show them yet: each is looked up by the id the
+// ledger recorded (Recheck). A file trashed since, or never written by
+// this importer, is still missing.
+func TestACheckAfterAnUploadFindsFilesTheListingLacks(t *testing.T) {
+	e := newEnv(t, func(w *snapshot.Writer) { addFiles(t, w, 700<<10) })
+	e.srv.ListLag = 1000 // hidden from every listing for the rest of the test
+	if _, err := e.run(t); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := verify.Run(ctx, e.snap, e.importer(t), e.led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Fatalf("the check after the upload found problems: %+v", res.Problems)
+	}
+	media := 0
+	for _, r := range res.Rows {
+		if r.Kind == mapping.KindMedia {
+			media = r.Destination
+			if r.Source == 0 || r.Destination != r.Source {
+				t.Fatalf("media row %+v", r)
+			}
+		}
+	}
+	// The import a failed check is followed by (verify.Settle) finds
+	// everything there: the check forgot no ledger record. Before
+	// Recheck, it forgot them all and every file went up a second time.
+	if _, err := e.run(t); err != nil {
+		t.Fatal(err)
+	}
+	for p, n := range fileCopies(e.srv) {
+		if n != 1 {
+			t.Errorf("%s is on Drive %d times after the check and an import", p, n)
+		}
+	}
+	// Without the ledger, nothing hidden can be vouched for.
+	res, err = verify.Run(ctx, e.snap, e.importer(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK {
+		t.Fatal("a check without the ledger passed while the listing shows nothing")
+	}
+	// A file deleted since is missing, whatever the ledger says.
+	var trashed string
+	for f, err := range e.snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Kind == mapping.KindMedia {
+			trashed = f.Path
+			break
+		}
+	}
+	im := e.importer(t)
+	dest, err := importers.LedgerKey(ctx, im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok, err := e.led.Get(dest, trashed)
+	if err != nil || !ok || rec.RemoteID == "" || !e.srv.DeleteFile(rec.RemoteID) {
+		t.Fatalf("deleting %s (%+v, %v, %v)", trashed, rec, ok, err)
+	}
+	res, err = verify.Run(ctx, e.snap, im, e.led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || len(res.Problems) != 1 || res.Problems[0].Path != trashed || res.Problems[0].Problem != "missing" {
+		t.Fatalf("after trashing %s (of %d media): OK %v, problems %+v", trashed, media, res.OK, res.Problems)
+	}
 }

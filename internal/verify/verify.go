@@ -209,6 +209,13 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	hasher, _ := imp.(importers.Hasher)
+	rechecker, _ := imp.(importers.Rechecker)
+	// What differs or is missing loses its ledger record, so the next
+	// import sends it again; after the pass, since a document found only
+	// by Recheck vouches for its records (below).
+	var forgets []mapping.Entry
+	later := func(e mapping.Entry) { forgets = append(forgets, e) }
+	rechecked := map[string]bool{} // documents found by Recheck, as in the snapshot
 	// A Looker's lookups (an lstat each, or a read and a hash in a full
 	// check) run ahead on every core, the results taken in the manifest's
 	// order: what a sequential pass would find, in a fraction of the time.
@@ -230,10 +237,29 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		if !f.looked {
 			f.r, f.ok = l.take(e)
+			if !f.ok && rechecker != nil && led != nil && snapshot.WholeFile(e.Kind) {
+				// Not listed, perhaps only not yet (Drive's listings lag
+				// behind new files): found by its recorded id, it counts.
+				r, ok, err := rechecker.Recheck(ctx, e, led)
+				if err != nil {
+					return fmt.Errorf("verify: %s: %w", imp.Name(), err)
+				}
+				if ok {
+					f.r, f.ok = r, true
+					row.Destination++
+					if e.Kind == mapping.KindFile && r.SHA256 == e.SHA256 {
+						for _, k := range mapping.Kinds {
+							if snapshot.Document(k) == e.Path && rechecker.ReadsRecordsFrom(k) {
+								rechecked[e.Path] = true
+							}
+						}
+					}
+				}
+			}
 		} else if f.ok {
 			l.matched[e.Kind]++
 		}
-		return check(snap, e, f.r, f.ok, row, hasher, led, dest, &res)
+		return check(snap, e, f.r, f.ok, row, hasher, later, &res)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	err := ordered.Run(ctx, ordered.Options{Workers: workers, Ahead: 4 * workers}, func(q *ordered.Queue[[]found]) error {
@@ -309,10 +335,17 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			}
 			row.Source++
 			r, ok := l.take(e)
-			if err := check(snap, e, r, ok, row, hasher, led, dest, &res); err != nil {
+			if err := check(snap, e, r, ok, row, hasher, later, &res); err != nil {
 				return res, err
 			}
 		}
+	}
+	settleRechecked(&res, rows, rechecked)
+	for _, e := range forgets {
+		if !snapshot.WholeFile(e.Kind) && rechecked[snapshot.Document(e.Kind)] {
+			continue
+		}
+		forgetRecord(led, dest, e)
 	}
 	res.OK = true
 	for _, k := range mapping.Kinds {
@@ -362,8 +395,6 @@ func heldDoc(imp importers.Importer, e mapping.Entry) bool {
 	return false
 }
 
-// check compares one snapshot entry with the destination's listing,
-// counting it in row and res.
 // lookupBatch is how many entries one look-ahead job looks up.
 const lookupBatch = 64
 
@@ -377,12 +408,12 @@ type found struct {
 }
 
 // check compares e with r, what the destination holds for it (ok false:
-// nothing).
-func check(snap *snapshot.Reader, e mapping.Entry, r mapping.Remote, ok bool, row *Row, hasher importers.Hasher, led *ledger.Ledger, dest string, res *Result) error {
+// nothing), counting it in row and res.
+func check(snap *snapshot.Reader, e mapping.Entry, r mapping.Remote, ok bool, row *Row, hasher importers.Hasher, forget func(mapping.Entry), res *Result) error {
 	if !ok {
 		row.Missing++
 		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "missing"})
-		forget(led, dest, e)
+		forget(e)
 		return nil
 	}
 	detail, err := compare(snap, e, r, hasher)
@@ -392,7 +423,7 @@ func check(snap *snapshot.Reader, e mapping.Entry, r mapping.Remote, ok bool, ro
 	if detail != "" {
 		row.Different++
 		res.Problems = append(res.Problems, Problem{Kind: e.Kind, Key: e.Key, Path: e.Path, Problem: "different", Detail: detail})
-		forget(led, dest, e)
+		forget(e)
 	}
 	return nil
 }
@@ -443,12 +474,32 @@ func (l *listing) extra(k mapping.Kind) int {
 }
 
 // forget drops e's records from dest's bucket of the ledger.
-func forget(led *ledger.Ledger, dest string, e mapping.Entry) {
+func forgetRecord(led *ledger.Ledger, dest string, e mapping.Entry) {
 	if led == nil {
 		return
 	}
 	_ = led.Delete(dest, e.Key)
 	_ = led.Delete(dest, e.Path)
+}
+
+// settleRechecked counts as there the records of a document the listing
+// did not show but Recheck found byte for byte the snapshot's (so the
+// listing could not read its records either): it holds every one of them.
+func settleRechecked(res *Result, rows map[mapping.Kind]*Row, rechecked map[string]bool) {
+	if len(rechecked) == 0 {
+		return
+	}
+	kept := res.Problems[:0]
+	for _, p := range res.Problems {
+		row := rows[p.Kind]
+		if p.Problem == "missing" && row != nil && !snapshot.WholeFile(p.Kind) && rechecked[snapshot.Document(p.Kind)] {
+			row.Missing--
+			row.Destination++
+			continue
+		}
+		kept = append(kept, p)
+	}
+	res.Problems = kept
 }
 
 // compare returns why r differs from e, or "" when they match.
