@@ -1,15 +1,12 @@
 package archive
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/miexit/miexit/exporters"
 	"github.com/miexit/miexit/internal/snapshot"
-	"github.com/miexit/miexit/mapping"
 )
 
 // Hashing ahead on other goroutines must not change what the snapshot
@@ -35,37 +32,7 @@ func TestHashingAheadKeepsTheSequentialManifest(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "DCIM", "d1", fmt.Sprintf("x%d-%s", i, filepath.Base(f))), b, 0o644)
 		}
 	}
-	export := func(link bool) []mapping.Entry {
-		dir := filepath.Join(t.TempDir(), "snap")
-		e, err := New(exporters.Params{Arg: src})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := snapshot.Create(dir, snapshot.Options{LinkLocal: link})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx := context.Background()
-		if err := e.Export(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(ctx); err != nil {
-			t.Fatal(err)
-		}
-		r, err := snapshot.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []mapping.Entry
-		for en, err := range r.Entries() {
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, en)
-		}
-		return out
-	}
-	seq, ahead := export(false), export(true)
+	seq, ahead := exportWith(t, src, snapshot.Options{}).entries, exportWith(t, src, snapshot.Options{LinkLocal: true}).entries
 	if len(seq) != len(ahead) || len(seq) < 73 {
 		t.Fatalf("%d entries linked ahead, %d copied", len(ahead), len(seq))
 	}

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,7 +61,9 @@ type exported struct {
 	docs    map[string][32]byte
 }
 
-func exportSide(t *testing.T, src string, opt snapshot.Options) exported {
+// exportWith exports the archive folder src into a new snapshot and
+// reads back its manifest and the digests of its record documents.
+func exportWith(t *testing.T, src string, opt snapshot.Options) exported {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "snap")
 	e, err := New(exporters.Params{Arg: src})
@@ -91,6 +94,9 @@ func exportSide(t *testing.T, src string, opt snapshot.Options) exported {
 	}
 	for _, rel := range []string{snapshot.ContactsPath, snapshot.MessagesPath, snapshot.CallsPath, snapshot.SMSXMLPath, snapshot.CallsXMLPath} {
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +137,7 @@ func TestSideDocumentsKeepTheSequentialManifest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			src := sideSource(t, extra)
 			sequentialDocs = true
-			want := exportSide(t, src, snapshot.Options{})
+			want := exportWith(t, src, snapshot.Options{})
 			sequentialDocs = false
 			if c := want.entries; len(c) < 40+35+30+30 {
 				t.Fatalf("the sequential export has only %d entries", len(c))
@@ -144,7 +150,7 @@ func TestSideDocumentsKeepTheSequentialManifest(t *testing.T) {
 				t.Fatalf("the sequential export holds %v", kinds)
 			}
 			for i := range 3 {
-				sameExport(t, fmt.Sprintf("run %d", i+1), exportSide(t, src, snapshot.Options{LinkLocal: i == 1}), want)
+				sameExport(t, fmt.Sprintf("run %d", i+1), exportWith(t, src, snapshot.Options{LinkLocal: i == 1}), want)
 			}
 		})
 	}
@@ -175,7 +181,7 @@ func TestSideDocumentsAreReadWhileThePhotosAre(t *testing.T) {
 			t.Errorf("no contact was added while the export waited at %s", e.Path)
 		}
 	}
-	got := exportSide(t, src, snapshot.Options{Progress: rep, MediaAdded: added})
+	got := exportWith(t, src, snapshot.Options{Progress: rep, MediaAdded: added})
 	if !waited || len(got.entries) == 0 {
 		t.Fatal("no photo was exported")
 	}
