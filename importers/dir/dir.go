@@ -83,6 +83,9 @@ func (d *Importer) Root() string { return d.root }
 // Writes counts the files this importer created or replaced.
 func (d *Importer) Writes() int64 { return d.writes.Load() }
 
+// importBatch is how many files one import goroutine takes at a time.
+const importBatch = 16
+
 // Import implements importers.Importer.
 func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
 	if rep == nil {
@@ -93,6 +96,24 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.concurrency)
+	// Small batches: a re-run finds most files done with one lstat each,
+	// cheaper than a goroutine of its own.
+	var batch []mapping.Entry
+	flush := func() {
+		b := batch
+		batch = nil
+		g.Go(func() error {
+			for _, e := range b {
+				act, err := d.copyOne(gctx, snap, led, e)
+				if err != nil {
+					rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Failed, Err: err.Error()})
+					return err
+				}
+				rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
+			}
+			return nil
+		})
+	}
 	for e, err := range snap.Files() {
 		if err != nil {
 			return err
@@ -100,15 +121,12 @@ func (d *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledge
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error {
-			act, err := d.copyOne(gctx, snap, led, e)
-			if err != nil {
-				rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Failed, Err: err.Error()})
-				return err
-			}
-			rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: act, Bytes: e.Size})
-			return nil
-		})
+		if batch = append(batch, e); len(batch) == importBatch {
+			flush()
+		}
+	}
+	if len(batch) > 0 && gctx.Err() == nil {
+		flush()
 	}
 	err := g.Wait()
 	if ferr := led.Flush(); err == nil {
