@@ -12,11 +12,14 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	entryjson "github.com/segmentio/encoding/json"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/mapping"
@@ -113,21 +116,58 @@ func (r *Reader) SourceState() string { return r.hdr.SourceState }
 // snapshot with its size and (to the second) modification time, so a
 // snapshot someone pruned by hand is never reused as it is.
 func (r *Reader) Intact() (bool, error) {
+	// The stats run on every core, a batch at a time: on a re-run this is
+	// on the way to "nothing to do", beside the walk of the source.
+	g := new(errgroup.Group)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	var broken atomic.Bool
+	check := func(b []mapping.Entry) error {
+		for _, e := range b {
+			if broken.Load() || !r.holds(e) {
+				broken.Store(true)
+				return nil
+			}
+		}
+		return nil
+	}
+	var batch []mapping.Entry
+	var ferr error
 	for e, err := range r.Files() {
 		if err != nil {
-			return false, err
+			ferr = err
+			break
 		}
-		st, err := os.Stat(filepath.Join(r.dir, filepath.FromSlash(e.Path)))
-		if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
-			return false, nil
+		if broken.Load() {
+			break
 		}
-		// An attachment the source gave no date keeps the time it was
-		// written, which its entry does not record.
-		if !e.Modified.IsZero() && !st.ModTime().Truncate(time.Second).Equal(e.Modified.Truncate(time.Second)) {
-			return false, nil
+		if batch = append(batch, e); len(batch) == intactBatch {
+			b := batch
+			batch = nil
+			g.Go(func() error { return check(b) })
 		}
 	}
-	return true, nil
+	if len(batch) > 0 {
+		g.Go(func() error { return check(batch) })
+	}
+	g.Wait()
+	if ferr != nil {
+		return false, ferr
+	}
+	return !broken.Load(), nil
+}
+
+// intactBatch is how many files one of Intact's goroutines checks.
+const intactBatch = 64
+
+// holds reports whether the snapshot holds e's file as its entry says.
+func (r *Reader) holds(e mapping.Entry) bool {
+	st, err := os.Stat(filepath.Join(r.dir, filepath.FromSlash(e.Path)))
+	if err != nil || !st.Mode().IsRegular() || st.Size() != e.Size {
+		return false
+	}
+	// An attachment the source gave no date keeps the time it was
+	// written, which its entry does not record.
+	return e.Modified.IsZero() || st.ModTime().Truncate(time.Second).Equal(e.Modified.Truncate(time.Second))
 }
 
 // ThumbnailItems names the reduced copies the export met instead of
