@@ -3,6 +3,8 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,62 @@ func TestLanesAreSplicedWhereTheyWerePlaced(t *testing.T) {
 	}
 	if r, err := Open(dir); err != nil || r.Counts().Calls != 4 {
 		t.Fatalf("the previous manifest after a failed commit: %v, %+v", err, r.Counts())
+	}
+}
+
+// Intact checks every file, whichever batch it falls in: one file gone,
+// replaced by another size or given another time fails it.
+func TestIntactFindsAnyFileChanged(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Create(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	const n = 150
+	for i := range n {
+		if _, err := w.AddFile(ctx, fmt.Sprintf("%s/f%03d.bin", AttachmentsDir, i), strings.NewReader(fmt.Sprint(i)), mod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := r.Intact(); !ok || err != nil {
+		t.Fatalf("Intact() = %v, %v on a whole snapshot", ok, err)
+	}
+	for _, i := range []int{0, 63, 64, 100, n - 1} {
+		p := filepath.Join(dir, AttachmentsDir, fmt.Sprintf("f%03d.bin", i))
+		for what, change := range map[string]func() error{
+			"gone":       func() error { return os.Rename(p, p+".away") },
+			"resized":    func() error { return os.WriteFile(p, []byte("longer than before"), 0o644) },
+			"other time": func() error { return os.Chtimes(p, mod.Add(time.Hour), mod.Add(time.Hour)) },
+		} {
+			orig, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := change(); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := r.Intact(); ok || err != nil {
+				t.Errorf("file %d %s: Intact() = %v, %v", i, what, ok, err)
+			}
+			os.Remove(p + ".away")
+			if err := os.WriteFile(p, orig, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, mod, mod); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := r.Intact(); !ok || err != nil {
+				t.Fatalf("file %d put back: Intact() = %v, %v", i, ok, err)
+			}
+		}
 	}
 }
