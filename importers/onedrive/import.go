@@ -50,61 +50,76 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if err != nil {
 		return err
 	}
-	var entries []mapping.Entry
+	// Names are planned from the paths alone (entries, records and jobs
+	// are not held: they come again from the manifest and the ledger
+	// below), in sorted order so a re-run picks the same ones.
+	var paths []string
 	for e, err := range snap.Files() {
 		if err != nil {
 			return fmt.Errorf("onedrive import: %w", err)
 		}
-		entries = append(entries, e)
+		paths = append(paths, e.Path)
 	}
-	// Names are given in sorted order so a re-run picks the same ones.
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Path < entries[j].Path })
+	sort.Strings(paths)
 	nm := newNamer()
 	// A name given before stays (a stream during the export may have
-	// given it in another order than this sort): claims go first, and the
-	// records read for them serve the second pass too.
-	type known struct {
-		rec     ledger.Record
-		ok      bool
-		claimed bool
-	}
-	recs := make([]known, len(entries))
-	for i, e := range entries {
-		rec, ok, err := led.Get(dest, e.Path)
+	// given it in another order than this sort): claims go first.
+	for _, p := range paths {
+		rec, ok, err := led.Get(dest, p)
 		if err != nil {
 			return err
 		}
-		r := rec.Extra[extRemote]
-		recs[i] = known{rec: rec, ok: ok, claimed: ok && r != "" && nm.claim(e.Path, r)}
+		if r := rec.Extra[extRemote]; ok && r != "" {
+			nm.claim(p, r)
+		}
 	}
-	var jobs []job
 	needListing := false
-	for i, e := range entries {
-		k := recs[i]
-		remote := k.rec.Extra[extRemote]
-		if !k.claimed {
-			remote = im.name(nm, e.Path)
+	for _, p := range paths {
+		remote, ok := nm.byOrig[p]
+		if !ok {
+			remote = im.name(nm, p)
 		}
-		j, done := newJob(e, remote, k.rec, k.ok)
-		if done {
-			rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
-			continue
+		if !needListing {
+			rec, ok, err := led.Get(dest, p)
+			if err != nil {
+				return err
+			}
+			// A file the ledger does not show as ours at that name may
+			// already be there: one listing of the folder replaces a
+			// lookup per file.
+			needListing = !ok || rec.Extra[extRemote] != remote
 		}
-		if !j.had {
-			needListing = true
-		}
-		jobs = append(jobs, j)
 	}
-	if im.p.DryRun {
-		for _, j := range jobs {
-			rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.WouldCopy, Bytes: j.e.Size})
+	paths = nil
+	// jobs streams the manifest again with each file's name and record.
+	jobs := func(yield func(job) bool) error {
+		for e, err := range snap.Files() {
+			if err != nil {
+				return fmt.Errorf("onedrive import: %w", err)
+			}
+			rec, ok, err := led.Get(dest, e.Path)
+			if err != nil {
+				return err
+			}
+			j, done := newJob(e, nm.byOrig[e.Path], rec, ok)
+			if done {
+				rep.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
+				continue
+			}
+			if !yield(j) {
+				return nil
+			}
 		}
 		return nil
 	}
+	if im.p.DryRun {
+		return jobs(func(j job) bool {
+			rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.WouldCopy, Bytes: j.e.Size})
+			return true
+		})
+	}
 	var existing map[string]graph.Item
 	if needListing {
-		// One listing of the folder replaces a lookup per file when the
-		// ledger is empty or lost its last writes.
 		var err error
 		if existing, err = im.listAll(ctx); err != nil {
 			return fmt.Errorf("onedrive import: %w", err)
@@ -118,9 +133,9 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 		failed int
 		sem    = make(chan struct{}, im.p.Concurrency)
 	)
-	for _, j := range jobs {
+	jerr := jobs(func(j job) bool {
 		if ctx.Err() != nil {
-			break
+			return false
 		}
 		sem <- struct{}{}
 		wg.Add(1)
@@ -144,11 +159,15 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 			}
 			rep.Report(progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: action, Bytes: j.e.Size})
 		}(j)
-	}
+		return true
+	})
 	wg.Wait()
 	ferr := led.Flush()
 	if err := ctx.Err(); err != nil {
 		return errors.Join(err, ferr)
+	}
+	if jerr != nil {
+		return errors.Join(jerr, ferr)
 	}
 	if failed > 0 {
 		return errors.Join(append([]error{fmt.Errorf("onedrive import: %d files failed", failed)}, append(errs, ferr)...)...)
