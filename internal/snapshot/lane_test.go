@@ -54,13 +54,7 @@ func TestLanesAreSplicedWhereTheyWerePlaced(t *testing.T) {
 	second.Place()
 	call(atStart, 0)
 	file("c")
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := committed(t, w, dir)
 	var got []string
 	for e, err := range r.Entries() {
 		if err != nil {
@@ -123,13 +117,7 @@ func TestIntactFindsAnyFileChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := committed(t, w, dir)
 	if ok, err := r.Intact(); !ok || err != nil {
 		t.Fatalf("Intact() = %v, %v on a whole snapshot", ok, err)
 	}
@@ -162,4 +150,17 @@ func TestIntactFindsAnyFileChanged(t *testing.T) {
 			}
 		}
 	}
+}
+
+// committed commits w and opens the snapshot it wrote in dir.
+func committed(t *testing.T, w *Writer, dir string) *Reader {
+	t.Helper()
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
