@@ -133,7 +133,7 @@ func (e *Exporter) Export(ctx context.Context, w *snapshot.Writer) error {
 	skip := func(name, why string) { w.Skip("", name, why) }
 	g, gctx := errgroup.WithContext(ctx)
 	side := newSideDocs()
-	g.Go(func() error { return side.run(gctx, e, wk, w) })
+	g.Go(func() error { return side.run(gctx, wk, w) })
 	g.Go(func() error {
 		add := func(m member) error {
 			if took, err := side.took(gctx, m); took || err != nil {

@@ -50,22 +50,30 @@ func blocksSide(m member) bool {
 	case ".bak", ".zip", ".xml":
 		return true
 	}
-	return strings.HasPrefix(lower, snapshot.AttachmentsDir+"/") || strings.HasPrefix(m.Name, snapshot.AttachmentsDir+"/")
+	return strings.HasPrefix(lower, snapshot.AttachmentsDir+"/")
 }
 
-func (s *sideDocs) run(ctx context.Context, e *Exporter, wk walker, w *snapshot.Writer) error {
-	var docs []member
-	decided := false
-	decide := func() {
-		if !decided {
-			decided = true
-			close(s.decided)
+func (s *sideDocs) run(ctx context.Context, wk walker, w *snapshot.Writer) error {
+	docs, lanes, err := s.start(ctx, wk, w)
+	close(s.decided)
+	if err != nil {
+		return err
+	}
+	for i, m := range docs {
+		if err := records(ctx, lanes[i], m); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 	}
-	defer decide()
+	return nil
+}
+
+// start finds the record documents by a walk of the archive and gives
+// each a lane (none when the archive needs the sequential way).
+func (s *sideDocs) start(ctx context.Context, wk walker, w *snapshot.Writer) ([]member, []*snapshot.Lane, error) {
 	if sequentialDocs {
-		return nil
+		return nil, nil, nil
 	}
+	var docs []member
 	err := wk.walk(ctx, func(m member) error {
 		if blocksSide(m) {
 			return errSeenEnough
@@ -75,30 +83,22 @@ func (s *sideDocs) run(ctx context.Context, e *Exporter, wk walker, w *snapshot.
 		}
 		return nil
 	}, func(string, string) {})
-	if errors.Is(err, errSeenEnough) || len(docs) == 0 {
-		return nil
-	}
-	if err != nil {
-		// The export's own walk meets the same error and reports it.
-		return nil
+	if err != nil || len(docs) == 0 {
+		// Nothing for a lane, or an archive for the sequential way; a
+		// walk that failed fails the export's own walk too, which says so.
+		return nil, nil, nil
 	}
 	lanes := make([]*snapshot.Lane, len(docs))
 	s.lanes = map[string][]*snapshot.Lane{}
 	for i, m := range docs {
 		l, err := w.Lane()
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		lanes[i] = l
 		s.lanes[m.Name] = append(s.lanes[m.Name], l)
 	}
-	decide()
-	for i, m := range docs {
-		if err := records(ctx, lanes[i], m); err != nil {
-			return fmt.Errorf("%s: %w", m.Name, err)
-		}
-	}
-	return nil
+	return docs, lanes, nil
 }
 
 // unplaced fails when a document the side walk found was not met by the

@@ -64,6 +64,15 @@ func (f *remoteFile) sha256() string {
 	return "unverified-md5:" + f.md5
 }
 
+// remote is the file as verify sees it, at snapshot path p.
+func (f *remoteFile) remote(kind mapping.Kind, p string) mapping.Remote {
+	key := f.props[apKey]
+	if key == "" {
+		key = p
+	}
+	return mapping.Remote{Kind: kind, Key: key, Path: p, Size: f.size, SHA256: f.sha256()}
+}
+
 // tree is what Drive holds under miexit/<source>.
 type tree struct {
 	rootID  string            // miexit/
@@ -454,12 +463,7 @@ func (im *Importer) importFile(ctx context.Context, snap snapshot.Files, led *le
 // a check that listed too soon) is kept, not uploaded a second time.
 // A file trashed, moved or renamed since is not this path's.
 func (im *Importer) recorded(ctx context.Context, led *ledger.Ledger, fs *folders, e mapping.Entry) (*remoteFile, error) {
-	return im.recordedAt(ctx, led, im.dest, fs, e)
-}
-
-// recordedAt is recorded for the ledger's destination key dest.
-func (im *Importer) recordedAt(ctx context.Context, led *ledger.Ledger, dest string, fs *folders, e mapping.Entry) (*remoteFile, error) {
-	rec, ok, err := led.Get(dest, e.Path)
+	rec, ok, err := led.Get(im.dest, e.Path)
 	if err != nil || !ok || rec.RemoteID == "" || rec.SHA256 != e.SHA256 {
 		return nil, err
 	}
@@ -499,31 +503,26 @@ func (im *Importer) Recheck(ctx context.Context, e mapping.Entry, led *ledger.Le
 	if im.drive == nil || led == nil || !snapshot.WholeFile(e.Kind) {
 		return mapping.Remote{}, false, nil
 	}
-	im.streamMu.Lock()
-	t, dest := im.listed, im.recheckDest
-	im.streamMu.Unlock()
-	if dest == "" {
-		// One account lookup per check, not per file.
-		var err error
-		if dest, err = importers.LedgerKey(ctx, im); err != nil {
+	if im.dest == "" {
+		// A check by an importer that imported nothing: one account
+		// lookup, not one a file. Verify calls Recheck one at a time.
+		dest, err := importers.LedgerKey(ctx, im)
+		if err != nil {
 			return mapping.Remote{}, false, err
 		}
-		im.streamMu.Lock()
-		im.recheckDest = dest
-		im.streamMu.Unlock()
+		im.dest = dest
 	}
+	im.streamMu.Lock()
+	t := im.listed
+	im.streamMu.Unlock()
 	if t == nil {
 		t = &tree{folders: map[string]string{}}
 	}
-	r, err := im.recordedAt(ctx, led, dest, &folders{im: im, t: t}, e)
+	r, err := im.recorded(ctx, led, &folders{im: im, t: t}, e)
 	if err != nil || r == nil {
 		return mapping.Remote{}, false, err
 	}
-	key := r.props[apKey]
-	if key == "" {
-		key = e.Path
-	}
-	return mapping.Remote{Kind: e.Kind, Key: key, Path: e.Path, Size: r.size, SHA256: r.sha256()}, true, nil
+	return r.remote(e.Kind, e.Path), true, nil
 }
 
 // ReadsRecordsFrom implements importers.Rechecker: messages and calls are
@@ -741,11 +740,7 @@ func (im *Importer) listFiles(ctx context.Context, kind mapping.Kind) iter.Seq2[
 				if f.props[apKind] != string(kind) {
 					continue
 				}
-				key := f.props[apKey]
-				if key == "" {
-					key = p
-				}
-				if !yield(mapping.Remote{Kind: kind, Key: key, Path: p, Size: f.size, SHA256: f.sha256()}, nil) {
+				if !yield(f.remote(kind, p), nil) {
 					return
 				}
 			}

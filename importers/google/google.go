@@ -138,8 +138,7 @@ type Importer struct {
 	streamMu sync.Mutex
 	streamed *folders
 	// listed is the tree the last listing of files loaded, for Recheck.
-	listed      *tree
-	recheckDest string // the ledger's key for this destination, for Recheck
+	listed *tree
 
 	idMu sync.Mutex
 	ids  []string // from files.generateIds, for uploads (newID)

@@ -1,11 +1,10 @@
 package snapshot
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"math"
 
 	"github.com/miexit/miexit/mapping"
 )
@@ -99,42 +98,26 @@ func (w *Writer) unplaced() error {
 }
 
 // entryLines yields the manifest's entry lines in order: the spool's,
-// with each placed lane's spliced in where Place marked it.
+// with each placed lane's spliced in where Place marked it (Commit has
+// checked that every lane was placed).
 func (w *Writer) entryLines(yield func([]byte) error) error {
-	if err := w.unplaced(); err != nil {
+	main, err := w.entries.lines()
+	if err != nil {
 		return err
 	}
-	scan := func(sp *spool, each func([]byte) error) (*bufio.Scanner, error) {
-		if err := sp.buf.Flush(); err != nil {
-			return nil, err
-		}
-		if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(sp.f)
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		if each == nil {
-			return sc, nil
-		}
-		for sc.Scan() {
-			if err := each(sc.Bytes()); err != nil {
-				return nil, err
-			}
-		}
-		return nil, sc.Err()
-	}
-	main, err := scan(w.entries, nil)
-	if err != nil {
-		return fmt.Errorf("snapshot manifest: %w", err)
-	}
 	lanes := w.placed
-	n := 0
-	for {
+	spliceUpTo := func(n int) error {
 		for len(lanes) > 0 && lanes[0].at <= n {
-			if _, err := scan(lanes[0].sp, yield); err != nil {
-				return fmt.Errorf("snapshot manifest: %w", err)
+			if err := lanes[0].sp.each(yield); err != nil {
+				return err
 			}
 			lanes = lanes[1:]
+		}
+		return nil
+	}
+	for n := 0; ; n++ {
+		if err := spliceUpTo(n); err != nil {
+			return err
 		}
 		if !main.Scan() {
 			break
@@ -142,15 +125,9 @@ func (w *Writer) entryLines(yield func([]byte) error) error {
 		if err := yield(main.Bytes()); err != nil {
 			return err
 		}
-		n++
 	}
 	if err := main.Err(); err != nil {
 		return fmt.Errorf("snapshot manifest: %w", err)
 	}
-	for _, l := range lanes {
-		if _, err := scan(l.sp, yield); err != nil {
-			return fmt.Errorf("snapshot manifest: %w", err)
-		}
-	}
-	return nil
+	return spliceUpTo(math.MaxInt)
 }

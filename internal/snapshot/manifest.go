@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -56,6 +57,36 @@ func (s *spool) add(e mapping.Entry) error {
 func (s *spool) addEncoded(line []byte) error {
 	s.n++
 	if _, err := s.buf.Write(line); err != nil {
+		return fmt.Errorf("snapshot manifest: %w", err)
+	}
+	return nil
+}
+
+// lines rewinds the spool and scans its lines, one entry each.
+func (s *spool) lines() (*bufio.Scanner, error) {
+	if err := s.buf.Flush(); err != nil {
+		return nil, fmt.Errorf("snapshot manifest: %w", err)
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("snapshot manifest: %w", err)
+	}
+	sc := bufio.NewScanner(s.f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	return sc, nil
+}
+
+// each passes every line of the spool to fn.
+func (s *spool) each(fn func([]byte) error) error {
+	sc, err := s.lines()
+	if err != nil {
+		return err
+	}
+	for sc.Scan() {
+		if err := fn(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
 		return fmt.Errorf("snapshot manifest: %w", err)
 	}
 	return nil

@@ -123,9 +123,11 @@ func (r *Reader) Intact() (bool, error) {
 	var broken atomic.Bool
 	check := func(b []mapping.Entry) error {
 		for _, e := range b {
-			if broken.Load() || !r.holds(e) {
+			if broken.Load() {
+				break
+			}
+			if !r.holds(e) {
 				broken.Store(true)
-				return nil
 			}
 		}
 		return nil

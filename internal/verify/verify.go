@@ -215,7 +215,26 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	// by Recheck vouches for its records (below).
 	var forgets []mapping.Entry
 	later := func(e mapping.Entry) { forgets = append(forgets, e) }
-	rechecked := map[string]bool{} // documents found by Recheck, as in the snapshot
+	rechecked := map[string]bool{} // files found by Recheck, as in the snapshot
+	// vouched: records of k the listing read from their document, which
+	// Recheck found byte for byte the snapshot's.
+	vouched := func(k mapping.Kind) bool {
+		return rechecked[snapshot.Document(k)] && rechecker.ReadsRecordsFrom(k)
+	}
+	// recheck asks the importer for a whole file its listing lacked.
+	recheck := func(e mapping.Entry) (mapping.Remote, bool, error) {
+		if rechecker == nil || led == nil || !snapshot.WholeFile(e.Kind) {
+			return mapping.Remote{}, false, nil
+		}
+		r, ok, err := rechecker.Recheck(ctx, e, led)
+		if err != nil {
+			return r, false, fmt.Errorf("verify: %s: %w", imp.Name(), err)
+		}
+		if ok && r.SHA256 == e.SHA256 {
+			rechecked[e.Path] = true
+		}
+		return r, ok, nil
+	}
 	// A Looker's lookups (an lstat each, or a read and a hash in a full
 	// check) run ahead on every core, the results taken in the manifest's
 	// order: what a sequential pass would find, in a fraction of the time.
@@ -236,24 +255,16 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			docSHA[e.Path] = e.SHA256
 		}
 		if !f.looked {
-			f.r, f.ok = l.take(e)
-			if !f.ok && rechecker != nil && led != nil && snapshot.WholeFile(e.Kind) {
+			if f.r, f.ok = l.take(e); !f.ok {
 				// Not listed, perhaps only not yet (Drive's listings lag
 				// behind new files): found by its recorded id, it counts.
-				r, ok, err := rechecker.Recheck(ctx, e, led)
+				r, ok, err := recheck(e)
 				if err != nil {
-					return fmt.Errorf("verify: %s: %w", imp.Name(), err)
+					return err
 				}
 				if ok {
 					f.r, f.ok = r, true
 					row.Destination++
-					if e.Kind == mapping.KindFile && r.SHA256 == e.SHA256 {
-						for _, k := range mapping.Kinds {
-							if snapshot.Document(k) == e.Path && rechecker.ReadsRecordsFrom(k) {
-								rechecked[e.Path] = true
-							}
-						}
-					}
 				}
 			}
 		} else if f.ok {
@@ -340,12 +351,14 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			}
 		}
 	}
-	settleRechecked(&res, rows, rechecked)
+	if len(rechecked) > 0 {
+		settleVouched(&res, rows, vouched)
+	}
 	for _, e := range forgets {
-		if !snapshot.WholeFile(e.Kind) && rechecked[snapshot.Document(e.Kind)] {
+		if !snapshot.WholeFile(e.Kind) && vouched(e.Kind) {
 			continue
 		}
-		forgetRecord(led, dest, e)
+		forget(led, dest, e)
 	}
 	res.OK = true
 	for _, k := range mapping.Kinds {
@@ -474,7 +487,7 @@ func (l *listing) extra(k mapping.Kind) int {
 }
 
 // forget drops e's records from dest's bucket of the ledger.
-func forgetRecord(led *ledger.Ledger, dest string, e mapping.Entry) {
+func forget(led *ledger.Ledger, dest string, e mapping.Entry) {
 	if led == nil {
 		return
 	}
@@ -482,17 +495,13 @@ func forgetRecord(led *ledger.Ledger, dest string, e mapping.Entry) {
 	_ = led.Delete(dest, e.Path)
 }
 
-// settleRechecked counts as there the records of a document the listing
-// did not show but Recheck found byte for byte the snapshot's (so the
-// listing could not read its records either): it holds every one of them.
-func settleRechecked(res *Result, rows map[mapping.Kind]*Row, rechecked map[string]bool) {
-	if len(rechecked) == 0 {
-		return
-	}
+// settleVouched counts as there the records that vouched says their
+// document holds, which the listing could not read (it did not show the
+// document either).
+func settleVouched(res *Result, rows map[mapping.Kind]*Row, vouched func(mapping.Kind) bool) {
 	kept := res.Problems[:0]
 	for _, p := range res.Problems {
-		row := rows[p.Kind]
-		if p.Problem == "missing" && row != nil && !snapshot.WholeFile(p.Kind) && rechecked[snapshot.Document(p.Kind)] {
+		if row := rows[p.Kind]; p.Problem == "missing" && row != nil && !snapshot.WholeFile(p.Kind) && vouched(p.Kind) {
 			row.Missing--
 			row.Destination++
 			continue
