@@ -102,9 +102,11 @@ const (
 // r must allow random access because EXIF and the mvhd box can sit anywhere.
 func Taken(r io.ReaderAt, size int64, mime, name string, mtime time.Time) (time.Time, string) {
 	switch {
-	case mime == "image/jpeg" || mime == "image/heic":
-		if t, ok := exifDate(io.NewSectionReader(r, 0, size)); ok {
-			return t, FromEXIF
+	case mime == "image/jpeg":
+		if x, ok := jpegExif(r, size); ok {
+			if t, ok := exifDate(x); ok {
+				return t, FromEXIF
+			}
 		}
 	case IsVideo(mime):
 		if t, ok := mvhdDate(r, size); ok {
@@ -115,6 +117,52 @@ func Taken(r io.ReaderAt, size int64, mime, name string, mtime time.Time) (time.
 		return t, FromFileName
 	}
 	return mtime, FromMTime
+}
+
+// jpegMaxSegments bounds the walk over a JPEG's header segments: a camera
+// writes a dozen before the image data, a hostile file could write
+// millions of empty ones.
+const jpegMaxSegments = 1024
+
+// jpegExif finds the EXIF block ("Exif\0\0" and its TIFF data) among the
+// segments before a JPEG's image data. goexif looks for it by scanning
+// byte by byte for an APP1 marker, so a photo without EXIF (messengers
+// strip it) was read to its end, and an XMP APP1 before the EXIF one hid
+// the date; walking the segments by their lengths costs a few small reads
+// and stops where the image data starts.
+func jpegExif(r io.ReaderAt, size int64) (io.Reader, bool) {
+	var b [10]byte
+	if _, err := r.ReadAt(b[:2], 0); err != nil || b[0] != 0xFF || b[1] != 0xD8 {
+		return nil, false
+	}
+	off := int64(2)
+	for range jpegMaxSegments {
+		if n, err := r.ReadAt(b[:], off); n < 4 && err != nil {
+			return nil, false
+		}
+		if b[0] != 0xFF {
+			return nil, false
+		}
+		switch m := b[1]; {
+		case m == 0xFF: // fill byte before a marker
+			off++
+			continue
+		case m == 0x01 || m >= 0xD0 && m <= 0xD8: // markers without a length
+			off += 2
+			continue
+		case m == 0xDA || m == 0xD9: // the image data, or the end: no EXIF
+			return nil, false
+		}
+		n := int64(binary.BigEndian.Uint16(b[2:4]))
+		if n < 2 || off+2+n > size {
+			return nil, false
+		}
+		if b[1] == 0xE1 && n >= 2+6 && string(b[4:10]) == "Exif\x00\x00" {
+			return io.NewSectionReader(r, off+4, n-2), true
+		}
+		off += 2 + n
+	}
+	return nil, false
 }
 
 func exifDate(r io.Reader) (t time.Time, ok bool) {

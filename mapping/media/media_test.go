@@ -182,6 +182,112 @@ func (s *sparse) ReadAt(p []byte, off int64) (int, error) {
 	return int(n), nil
 }
 
+// segment is a JPEG marker segment: FF m, its length, its data.
+func segment(m byte, data []byte) []byte {
+	b := []byte{0xFF, m, 0, 0}
+	binary.BigEndian.PutUint16(b[2:], uint16(2+len(data)))
+	return append(b, data...)
+}
+
+// countingReaderAt counts the bytes read through it.
+type countingReaderAt struct {
+	r    io.ReaderAt
+	read int64
+}
+
+func (c *countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += int64(n)
+	return n, err
+}
+
+// noise is n bytes that look like a JPEG's scan data, with an APP1 marker
+// and an EXIF header inside it, which must not be taken for the EXIF.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	x := uint32(1)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b[i] = byte(x)
+	}
+	fake := jpegWithEXIF("2001:01:01 01:01:01")[2:]
+	copy(b[n/2:], fake)
+	return b
+}
+
+// TestJPEGSegments: the EXIF block is found by walking the segments (an
+// XMP APP1 before it does not hide it), and nothing after the image data
+// starts is read.
+func TestJPEGSegments(t *testing.T) {
+	mtime := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	exifSeg := jpegWithEXIF("2023:12:24 18:30:05")[2:]
+	exifSeg = exifSeg[:len(exifSeg)-2] // without its EOI
+	jfif := segment(0xE0, []byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
+	xmp := segment(0xE1, []byte("http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"))
+	sos := segment(0xDA, []byte{1, 1, 0, 0, 0x3F, 0})
+	var empties []byte
+	for range 100000 {
+		empties = append(empties, segment(0xFE, nil)...)
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		want     time.Time
+		wantFrom string
+		maxRead  int64
+	}{
+		{"EXIF after JFIF and XMP", bytes.Join([][]byte{{0xFF, 0xD8}, jfif, xmp, {0xFF, 0xFF}, exifSeg, sos, noise(50 << 10), {0xFF, 0xD9}}, nil),
+			time.Date(2023, 12, 24, 18, 30, 5, 0, time.Local), FromEXIF, 4 << 10},
+		{"no EXIF: the scan data is not searched", bytes.Join([][]byte{{0xFF, 0xD8}, jfif, sos, noise(1 << 20), {0xFF, 0xD9}}, nil),
+			mtime, FromMTime, 256},
+		{"a segment longer than the file", bytes.Join([][]byte{{0xFF, 0xD8}, jfif, {0xFF, 0xE1, 0xFF, 0xFF}, []byte("Exif\x00\x00MM")}, nil),
+			mtime, FromMTime, 256},
+		{"endless empty segments", bytes.Join([][]byte{{0xFF, 0xD8}, empties, exifSeg}, nil),
+			mtime, FromMTime, 16 * jpegMaxSegments},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &countingReaderAt{r: bytes.NewReader(tt.data)}
+			got, from := Taken(r, int64(len(tt.data)), Sniff(tt.data), "photo.jpg", mtime)
+			if !got.Equal(tt.want) || from != tt.wantFrom {
+				t.Errorf("Taken = %v from %s, want %v from %s", got, from, tt.want, tt.wantFrom)
+			}
+			if r.read > tt.maxRead {
+				t.Errorf("read %d of %d bytes, want at most %d", r.read, len(tt.data), tt.maxRead)
+			}
+		})
+	}
+}
+
+// BenchmarkTakenJPEG: a photo's date from a 50 KiB JPEG, with and without
+// EXIF (run: go test -bench TakenJPEG ./mapping/media).
+func BenchmarkTakenJPEG(b *testing.B) {
+	exifSeg := jpegWithEXIF("2023:12:24 18:30:05")[2:]
+	exifSeg = exifSeg[:len(exifSeg)-2]
+	sos := segment(0xDA, []byte{1, 1, 0, 0, 0x3F, 0})
+	jfif := segment(0xE0, []byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"))
+	for _, c := range []struct {
+		name string
+		data []byte
+		from string
+	}{
+		{"exif", bytes.Join([][]byte{{0xFF, 0xD8}, exifSeg, sos, noise(50 << 10), {0xFF, 0xD9}}, nil), FromEXIF},
+		{"no-exif", bytes.Join([][]byte{{0xFF, 0xD8}, jfif, sos, noise(50 << 10), {0xFF, 0xD9}}, nil), FromFileName},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			r := bytes.NewReader(c.data)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, from := Taken(r, int64(len(c.data)), "image/jpeg", "IMG_20240501_101500.jpg", time.Time{}); from != c.from {
+					b.Fatalf("from %s, want %s", from, c.from)
+				}
+			}
+		})
+	}
+}
+
 // TestMvhdAfterHugeMdat: a 5 GB video with moov at the end costs a few
 // header reads, not the media data.
 func TestMvhdAfterHugeMdat(t *testing.T) {
