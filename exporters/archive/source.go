@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
 )
@@ -97,7 +98,7 @@ func (d dirWalker) walk(ctx context.Context, fn func(m member) error, skip func(
 			skip(rel, err.Error())
 			return nil
 		}
-		return fn(member{Name: c, Size: info.Size(), ModTime: info.ModTime(), local: p, open: func() (io.ReadCloser, error) { return os.Open(p) }})
+		return fn(member{Name: c, Size: info.Size(), ModTime: info.ModTime(), local: p, open: func() (io.ReadCloser, error) { return fsutil.Open(p) }})
 	})
 }
 

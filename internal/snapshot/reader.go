@@ -343,7 +343,7 @@ func (f Folder) Open(rel string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	return fsutil.Open(p)
 }
 
 // Path returns the local path of the file at manifest path rel; a path
