@@ -245,33 +245,36 @@ func (d *Importer) copyOne(ctx context.Context, snap snapshot.Files, led *ledger
 	}
 	// The copy is checked by reading back what the destination file now
 	// holds, not the stream that went in: it is those bytes that must be
-	// the manifest's.
+	// the manifest's. Read from offset 0 with a limit one past the copy's
+	// size: one pread for a photo (no seek, no read to find the end), and
+	// a file longer than the copy still fails the check.
 	h := sha256.New()
-	_, err = f.Seek(0, io.SeekStart)
-	if err == nil {
-		_, err = fsutil.Copy(h, fsutil.ContextReader(ctx, f))
-	}
+	back, err := fsutil.Copy(h, fsutil.ContextReader(ctx, io.NewSectionReader(f, 0, n+1)))
 	if err != nil {
 		f.Abort()
 		return "", fsutil.Explain(dst, fmt.Errorf("read back %s: %w", dst, err))
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size || back != n {
 		f.Abort()
-		return "", fmt.Errorf("%w: snapshot file %s does not match its manifest (sha256 %s, %d bytes; manifest %s, %d bytes): export again", mapping.ErrBadInput, e.Path, got, n, e.SHA256, e.Size)
+		return "", fmt.Errorf("%w: snapshot file %s does not match its manifest (sha256 %s, %d bytes; manifest %s, %d bytes): export again", mapping.ErrBadInput, e.Path, got, back, e.SHA256, e.Size)
+	}
+	// Dated and measured through the open file before it is named: what
+	// the ledger records is this file, and no path is walked again.
+	if !e.Modified.IsZero() {
+		if err := f.SetModTime(e.Modified); err != nil {
+			f.Abort()
+			return "", fsutil.Explain(dst, err)
+		}
+	}
+	nst, err := f.Stat()
+	if err != nil {
+		f.Abort()
+		return "", fsutil.Explain(dst, err)
 	}
 	if err := f.Commit(); err != nil {
 		return "", fsutil.Explain(dst, fmt.Errorf("write %s: %w", dst, err))
 	}
-	if !e.Modified.IsZero() {
-		if err := os.Chtimes(dst, e.Modified, e.Modified); err != nil {
-			return "", fsutil.Explain(dst, err)
-		}
-	}
 	d.writes.Add(1)
-	nst, err := os.Stat(dst)
-	if err != nil {
-		return "", err
-	}
 	return progress.Copied, led.Put(d.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: nst.Size(), ModTime: nst.ModTime()})
 }
 
@@ -313,7 +316,7 @@ func (d *Importer) copyManifest(snap *snapshot.Reader, led *ledger.Ledger) error
 		return fmt.Errorf("snapshot manifest: %w", err)
 	}
 	if b, _, err := snapshot.HashFile(dst); err != nil || a != b {
-		f, err := os.Open(src)
+		f, err := fsutil.Open(src)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package fsutil
 
 import (
 	"os"
+	"time"
 )
 
 // A Pending file is written first and given its name by Commit, so a
@@ -40,6 +41,11 @@ func (p *Pending) Commit() error {
 	}
 	return err
 }
+
+// SetModTime sets the file's modification (and access) time before
+// Commit names it: through the open file, not a path looked up again, and
+// never on a file another process has put at dst.
+func (p *Pending) SetModTime(t time.Time) error { return setTimes(p.File, t) }
 
 // Abort drops the file.
 func (p *Pending) Abort() {

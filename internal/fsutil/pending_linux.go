@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,15 +23,32 @@ func createHidden(dst string) (*os.File, bool) {
 		return nil, false
 	}
 	dir := filepath.Dir(dst)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, false
-	}
 	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.ENOENT) {
+		// Made by the first file written into it: a MkdirAll before
+		// every file was one more path walk each.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, false
+		}
+		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	}
 	if err != nil {
 		// EOPNOTSUPP, EISDIR on old kernels, ...: use a named temp file.
 		return nil, false
 	}
 	return os.NewFile(uintptr(fd), dst), true
+}
+
+// setTimes sets the access and modification times of the open file f:
+// utimensat with a nil path is Linux's futimens, which x/sys/unix lacks
+// (its Futimes goes through /proc/self/fd, a path walk per file).
+func setTimes(f *os.File, t time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return &os.PathError{Op: "chtimes", Path: f.Name(), Err: e}
+	}
+	return nil
 }
 
 // linkHidden names the O_TMPFILE file f dst. linkat through /proc needs no

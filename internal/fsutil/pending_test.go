@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestPendingFilesAppearWholeOrNotAtAll(t *testing.T) {
@@ -58,5 +59,30 @@ func TestPendingFilesAppearWholeOrNotAtAll(t *testing.T) {
 	}
 	if !q.hidden {
 		t.Logf("no O_TMPFILE here: temp files are named (%v)", names)
+	}
+}
+
+// TestPendingModTime: the time set on the open file is the committed
+// file's, to the nanosecond, in a folder Create had to make.
+func TestPendingModTime(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "new", "deeper", "a.jpg")
+	when := time.Date(2023, 2, 3, 9, 0, 0, 123456789, time.UTC)
+	p, err := Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write([]byte("photo"))
+	if err := p.SetModTime(when); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.ModTime().Equal(when) || st.Size() != 5 {
+		t.Errorf("committed file: mtime %v, size %d; want %v, 5", st.ModTime(), st.Size(), when)
 	}
 }

@@ -192,3 +192,57 @@ func TestAnExportSweepsTheTempFilesOfAKilledOne(t *testing.T) {
 		t.Fatalf("a snapshot file was swept: %v", err)
 	}
 }
+
+// TestLinkChecksTheFileLinked: link puts src at a free name at once, keeps
+// a leftover link to the file hashed, and refuses (leaving the name as it
+// was) when src is no longer the file that was hashed.
+func TestLinkChecksTheFileLinked(t *testing.T) {
+	root := t.TempDir()
+	src := filepath.Join(root, "a.jpg")
+	os.WriteFile(src, jpeg, 0o644)
+	hashed, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Create(filepath.Join(root, "snap"), Options{LinkLocal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Commit(context.Background())
+	n := int64(len(jpeg))
+
+	dst := filepath.Join(root, "snap", "media", "new", "a.jpg")
+	if ok, err := w.link(src, dst, hashed, n); !ok || err != nil {
+		t.Fatalf("link to a free name: %v, %v", ok, err)
+	}
+	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, hashed) {
+		t.Fatalf("not linked: %v", err)
+	}
+	// Again (a run that stopped before its commit): kept as it is.
+	if ok, err := w.link(src, dst, hashed, n); !ok || err != nil {
+		t.Fatalf("link over its own leftover: %v, %v", ok, err)
+	}
+
+	// src replaced after it was read: refused, at a free name and at a
+	// taken one, and the taken name keeps its file.
+	os.Remove(src)
+	os.WriteFile(src, append(bytes.Clone(jpeg), 1), 0o644)
+	free := filepath.Join(root, "snap", "media", "new", "b.jpg")
+	if _, err := w.link(src, free, hashed, n); err == nil {
+		t.Fatal("linked a file that changed after it was read")
+	}
+	if _, err := os.Lstat(free); !os.IsNotExist(err) {
+		t.Errorf("the refused link was left at %s: %v", free, err)
+	}
+	older := filepath.Join(root, "snap", "media", "new", "c.jpg")
+	os.WriteFile(older, []byte("an earlier snapshot's file"), 0o644)
+	if _, err := w.link(src, older, hashed, n); err == nil {
+		t.Fatal("replaced a snapshot file with a file that changed after it was read")
+	}
+	if got, _ := os.ReadFile(older); string(got) != "an earlier snapshot's file" {
+		t.Errorf("the snapshot file was replaced: %q", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 2 {
+		t.Errorf("debris next to the snapshot's files: %v", ents)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -365,7 +366,7 @@ func (w *Writer) openAttachment(rel string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	return fsutil.Open(p)
 }
 
 // addRecordEncoded adds one record to its document rel and its entry to
@@ -688,7 +689,7 @@ func (w *Writer) stageMedia(ctx context.Context, m mapping.Media, open Opener, p
 		e.Taken, e.TakenFrom = m.Taken, media.FromSource
 	} else if linked && pre != nil && pre.takenFrom != "" && pre.SHA256 == e.SHA256 && pre.rel == rel && pre.mod.Equal(e.Modified) {
 		e.Taken, e.TakenFrom = pre.taken, pre.takenFrom
-	} else if f, err := os.Open(dst); err == nil {
+	} else if f, err := fsutil.Open(dst); err == nil {
 		e.Taken, e.TakenFrom = media.Taken(f, e.Size, e.MIME, rel, e.Modified)
 		f.Close()
 	}
@@ -774,17 +775,15 @@ func (w *Writer) copyIn(ctx context.Context, e mapping.Entry, r io.Reader, extra
 	if err == nil && check != nil {
 		err = check(n)
 	}
+	if err == nil && !e.Modified.IsZero() {
+		err = f.SetModTime(e.Modified)
+	}
 	if err != nil {
 		f.Abort()
 		return e, err
 	}
 	if err := f.Commit(); err != nil {
 		return e, err
-	}
-	if !e.Modified.IsZero() {
-		if err := os.Chtimes(dst, e.Modified, e.Modified); err != nil {
-			return e, err
-		}
 	}
 	e.Size = n
 	e.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -816,31 +815,54 @@ func (w *Writer) linkIn(ctx context.Context, e mapping.Entry, src string, extra 
 			return e, false, err
 		}
 	}
-	after := sum.info
 	dst := filepath.Join(w.dir, filepath.FromSlash(e.Path))
-	if st, err := os.Stat(dst); err != nil || !os.SameFile(st, after) {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return e, false, err
-		}
-		tmp := filepath.Join(filepath.Dir(dst), fsutil.TempPrefix+"link-"+rand.Text())
-		if err := os.Link(src, tmp); err != nil {
-			w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
-			return e, false, nil
-		}
-		// The name may have been given to another file since it was read.
-		if st, err := os.Lstat(tmp); err != nil || !os.SameFile(st, after) || st.Size() != n || !st.ModTime().Equal(after.ModTime()) {
-			os.Remove(tmp)
-			return e, false, fmt.Errorf("%s changed while being read; run again", src)
-		}
-		if err := os.Rename(tmp, dst); err != nil {
-			os.Remove(tmp)
-			return e, false, err
-		}
+	if linked, err := w.link(src, dst, sum.info, n); err != nil || !linked {
+		return e, false, err
 	}
 	e.Size = n
 	e.SHA256 = sum.SHA256
 	e.MIME = media.Sniff(sum.head)
 	return e, true, nil
+}
+
+// link makes dst a hard link of src, which was read as the file hashed.
+// The name dst is free on a first export, so the link is made there at
+// once (one system call where a temp name, a check and a rename took
+// five); a name already taken, by an earlier snapshot's file, is replaced
+// through a temp name and a rename, as every other snapshot file is. It
+// reports false, with no error, when the link is refused.
+func (w *Writer) link(src, dst string, hashed os.FileInfo, n int64) (bool, error) {
+	at := dst
+	err := os.Link(src, at)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return false, err
+		}
+		err = os.Link(src, at)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		if st, err := os.Lstat(dst); err == nil && os.SameFile(st, hashed) {
+			return true, nil // linked by a run that stopped before its commit
+		}
+		at = filepath.Join(filepath.Dir(dst), fsutil.TempPrefix+"link-"+rand.Text())
+		err = os.Link(src, at)
+	}
+	if err != nil {
+		w.log.Debug("hard link refused; copying instead", "file", src, "err", err)
+		return false, nil
+	}
+	// The name may have been given to another file since it was read.
+	if st, err := os.Lstat(at); err != nil || !os.SameFile(st, hashed) || st.Size() != n || !st.ModTime().Equal(hashed.ModTime()) {
+		os.Remove(at)
+		return false, fmt.Errorf("%s changed while being read; run again", src)
+	}
+	if at != dst {
+		if err := os.Rename(at, dst); err != nil {
+			os.Remove(at)
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // LocalHash is what one read of a local file tells the snapshot: its
@@ -936,7 +958,7 @@ func hashLocal(ctx context.Context, p string, extra hash.Hash) (*LocalHash, erro
 
 // hashLocalKeep hashes p and returns it still open, positioned at its end.
 func hashLocalKeep(ctx context.Context, p string, extra hash.Hash, more ...io.Writer) (*LocalHash, *os.File, error) {
-	f, err := os.Open(p)
+	f, err := fsutil.Open(p)
 	if err != nil {
 		return nil, nil, err
 	}
