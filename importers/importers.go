@@ -140,6 +140,16 @@ type Rechecker interface {
 	ReadsRecordsFrom(k mapping.Kind) bool
 }
 
+// A Finisher tells whether its last Import of snap ran to the end, and
+// whether what that Import writes beside the items (the folder's own copy
+// of the manifest) is still as it left it. Migrate, re-run on an unchanged
+// source, then lets its final check look at every item first and imports
+// only when the check finds one missing or different: the import would
+// only have looked at each item the same way.
+type Finisher interface {
+	Finished(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger) (bool, error)
+}
+
 // A FileStreamer is an Importer that takes whole files one at a time
 // from a snapshot still being written, so that migrate overlaps export
 // and import: each media file starts on its way to the destination as

@@ -292,25 +292,47 @@ func keepAside(p string) (string, error) {
 	return "", errors.New("too many kept copies")
 }
 
+// Finished implements importers.Finisher: the manifest is copied last, so
+// its copy, recorded for this very snapshot manifest and unchanged since,
+// says an Import of snap ran to its end here.
+func (d *Importer) Finished(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger) (bool, error) {
+	_, done, err := d.manifestCopied(snap, led)
+	return done, err
+}
+
+// manifestCopied reports whether the destination's manifest is the copy
+// an Import of snap made, unchanged since; srcID names snap's manifest.
+// The ledger remembers which snapshot manifest (by size and mtime) was
+// copied, and what the copy looked like: an unchanged re-run then reads
+// neither file.
+func (d *Importer) manifestCopied(snap *snapshot.Reader, led *ledger.Ledger) (srcID string, done bool, err error) {
+	src, err := snap.Path(snapshot.ManifestPath)
+	if err != nil {
+		return "", false, err
+	}
+	sst, err := os.Stat(src)
+	if err != nil {
+		return "", false, fmt.Errorf("snapshot manifest: %w", err)
+	}
+	srcID = fmt.Sprintf("%d %d", sst.Size(), sst.ModTime().UnixNano())
+	if rec, ok, err := led.Get(d.Name(), snapshot.ManifestPath); err == nil && ok && rec.Extra["snapshot"] == srcID {
+		if dst, err := os.Lstat(filepath.Join(d.root, snapshot.ManifestPath)); err == nil && dst.Mode().IsRegular() && dst.Size() == rec.Size && dst.ModTime().Equal(rec.ModTime) {
+			return srcID, true, nil
+		}
+	}
+	return srcID, false, nil
+}
+
 func (d *Importer) copyManifest(snap *snapshot.Reader, led *ledger.Ledger) error {
+	srcID, done, err := d.manifestCopied(snap, led)
+	if err != nil || done {
+		return err
+	}
 	src, err := snap.Path(snapshot.ManifestPath)
 	if err != nil {
 		return err
 	}
 	dst := filepath.Join(d.root, snapshot.ManifestPath)
-	sst, err := os.Stat(src)
-	if err != nil {
-		return fmt.Errorf("snapshot manifest: %w", err)
-	}
-	// The ledger remembers which snapshot manifest (by size and mtime) was
-	// copied, and what the copy looked like: an unchanged re-run then
-	// reads neither file.
-	srcID := fmt.Sprintf("%d %d", sst.Size(), sst.ModTime().UnixNano())
-	if rec, ok, err := led.Get(d.Name(), snapshot.ManifestPath); err == nil && ok && rec.Extra["snapshot"] == srcID {
-		if dst, err := os.Stat(dst); err == nil && dst.Size() == rec.Size && dst.ModTime().Equal(rec.ModTime) {
-			return nil
-		}
-	}
 	a, _, err := snapshot.HashFile(src)
 	if err != nil {
 		return fmt.Errorf("snapshot manifest: %w", err)

@@ -368,6 +368,15 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	if st != nil {
 		iopt.Progress = st.reporter()
 	}
+	vo := o
+	vo.ledger = led
+	if res.Export.Reused {
+		done, err := checkFirst(ctx, snap, imp, led, snapDir, dst, vo, iopt)
+		if err != nil || done.Destination != "" {
+			res.Import, res.Verify = ImportResult{Destination: imp.Name()}, done
+			return res, err
+		}
+	}
 	if res.Import, err = importInto(ctx, snap, imp, led, iopt); err != nil {
 		return res, err
 	}
@@ -381,14 +390,49 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	settle := func(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (verify.Result, error) {
 		return verify.Settle(ctx, snap, imp, led, o.Progress)
 	}
-	vo := o
-	vo.ledger = led
 	if res.Verify, err = verifyWith(ctx, snapDir, dst, vo, settle); err != nil {
 		return res, err
 	}
 	if res.Verify.Repaired > 0 {
 		o.Log.Info("the final check found items missing or different at the destination and imported them again",
 			"destination", res.Verify.Destination, "items", res.Verify.Repaired, "still_wrong", len(res.Verify.Problems))
+	}
+	return res, nil
+}
+
+// checkFirst is the final check of a migrate whose source had not changed
+// (its snapshot reused), run before the import, when the destination says
+// its last import of this snapshot ran to the end (importers.Finisher):
+// the import would only look at each item as the check does, so a re-run
+// that finds everything in place looks once instead of twice. It returns
+// the check's result, with a Destination, when everything was in place,
+// after reporting every file as the import would have ("unchanged"), and
+// an empty Result otherwise: the check forgot the ledger records of what
+// it found missing or different, so the import that follows sends exactly
+// those, and the usual final check runs after it.
+func checkFirst(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, snapDir, dst string, vo, iopt Options) (verify.Result, error) {
+	f, ok := imp.(importers.Finisher)
+	if !ok {
+		return verify.Result{}, nil
+	}
+	if done, err := f.Finished(ctx, snap, led); err != nil || !done {
+		return verify.Result{}, err
+	}
+	res, err := verifyWith(ctx, snapDir, dst, vo, verify.RunWritten)
+	if err != nil || !res.CheckedOK() {
+		return verify.Result{}, err
+	}
+	vo.Log.Debug("the last import of this snapshot ran to its end and the final check found everything in place; nothing to import", "destination", imp.Name())
+	if iopt.Totals != nil {
+		c := snap.Counts()
+		iopt.Totals(mapping.KindMedia, int64(c.Media))
+		iopt.Totals(mapping.KindNote, int64(c.Notes))
+	}
+	for e, err := range snap.Files() {
+		if err != nil {
+			return verify.Result{}, err
+		}
+		iopt.Progress.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
 	}
 	return res, nil
 }

@@ -3,14 +3,20 @@ package pipeline_test
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	_ "github.com/miexit/miexit/exporters/archive"
-	_ "github.com/miexit/miexit/importers/dir"
+	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/importers/dir"
+	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/pipeline"
+	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/mapping"
 )
 
 // phone copies the sample into a folder the test may change.
@@ -128,4 +134,111 @@ func TestMigrateLinksALocalFolder(t *testing.T) {
 	if os.SameFile(a, c) {
 		t.Error("the destination shares the source's file: it must be a copy")
 	}
+}
+
+// countingDir is the folder importer, counting its Imports.
+type countingDir struct {
+	*dir.Importer
+}
+
+var dirImports atomic.Int32
+
+func (c countingDir) Import(ctx context.Context, snap *snapshot.Reader, led *ledger.Ledger, rep progress.Reporter) error {
+	dirImports.Add(1)
+	return c.Importer.Import(ctx, snap, led, rep)
+}
+
+func init() {
+	importers.Register("countdir", func(ctx context.Context, p importers.Params) (importers.Importer, error) {
+		d, err := dir.New(p)
+		return countingDir{d}, err
+	})
+}
+
+// TestAnUnchangedRerunChecksBeforeItImports: when the source and the
+// snapshot are unchanged and the folder's last import of that snapshot
+// ran to its end, the final check alone looks at the folder; what it finds
+// missing or changed is imported as a re-run's import would have, and the
+// report counts every file as the import would have.
+func TestAnUnchangedRerunChecksBeforeItImports(t *testing.T) {
+	ctx := context.Background()
+	src := phone(t)
+	tmp := t.TempDir()
+	destDir := filepath.Join(tmp, "dest")
+	migrate := func(what string, wantImports int32) (pipeline.MigrateResult, *progress.Tally) {
+		t.Helper()
+		tally := &progress.Tally{}
+		before := dirImports.Load()
+		res, err := pipeline.Migrate(ctx, "archive:"+src, "countdir:"+destDir, "", pipeline.Options{StateDir: filepath.Join(tmp, "state"), Progress: tally})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if !res.Verify.OK || res.Verify.Repaired != 0 {
+			t.Fatalf("%s: verify OK %v, repaired %d: %+v", what, res.Verify.OK, res.Verify.Repaired, res.Verify.Problems)
+		}
+		if got := dirImports.Load() - before; got != wantImports {
+			t.Fatalf("%s: %d imports, want %d", what, got, wantImports)
+		}
+		return res, tally
+	}
+	first, firstTally := migrate("first run", 1)
+	files := firstTally.Count("import", "", progress.Copied) + firstTally.Count("import", "", progress.Unchanged)
+	snap, err := snapshot.Open(first.Export.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var photo, doc string
+	n := 0
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		switch {
+		case e.Kind == mapping.KindMedia && photo == "":
+			photo = e.Path
+		case e.Kind == mapping.KindFile && doc == "":
+			doc = e.Path
+		}
+	}
+	if files != n || photo == "" || doc == "" {
+		t.Fatalf("first import reported %d files of %d; photo %q, doc %q", files, n, photo, doc)
+	}
+
+	res, tally := migrate("unchanged re-run", 0)
+	if !res.Export.Reused || tally.Count("import", "", progress.Unchanged) != n || tally.Count("import", "", progress.Copied) != 0 {
+		t.Fatalf("unchanged re-run: reused %v, import unchanged %d copied %d, want %d and 0",
+			res.Export.Reused, tally.Count("import", "", progress.Unchanged), tally.Count("import", "", progress.Copied), n)
+	}
+
+	// Changed behind miexit's back: a photo deleted, a document rewritten.
+	// The check finds both, the import puts both back and keeps the
+	// rewritten one aside, and the final check then finds nothing to repair.
+	want, _ := os.ReadFile(filepath.Join(destDir, filepath.FromSlash(doc)))
+	os.Remove(filepath.Join(destDir, filepath.FromSlash(photo)))
+	os.WriteFile(filepath.Join(destDir, filepath.FromSlash(doc)), []byte("edited by hand"), 0o644)
+	res, tally = migrate("after changes at the destination", 1)
+	if !res.Export.Reused || tally.Count("import", "", progress.Copied) != 2 || tally.Count("import", "", progress.Unchanged) != n-2 {
+		t.Fatalf("after changes: reused %v, import copied %d unchanged %d, want 2 and %d",
+			res.Export.Reused, tally.Count("import", "", progress.Copied), tally.Count("import", "", progress.Unchanged), n-2)
+	}
+	if _, err := os.Stat(filepath.Join(destDir, filepath.FromSlash(photo))); err != nil {
+		t.Errorf("the deleted photo is not back: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(destDir, filepath.FromSlash(doc))); string(got) != string(want) {
+		t.Errorf("the rewritten document was not put back: %q", got)
+	}
+	kept, _ := filepath.Glob(filepath.Join(destDir, filepath.FromSlash(path.Dir(doc)), "*miexit-kept*"))
+	if len(kept) != 1 {
+		t.Errorf("the hand-edited document was not kept aside: %v", kept)
+	}
+
+	// The folder's manifest copy gone: not finished, so imported (and the
+	// manifest put back) before the check.
+	os.Remove(filepath.Join(destDir, snapshot.ManifestPath))
+	migrate("without the manifest copy", 1)
+	if _, err := os.Stat(filepath.Join(destDir, snapshot.ManifestPath)); err != nil {
+		t.Errorf("the manifest copy is not back: %v", err)
+	}
+	migrate("unchanged once more", 0)
 }
