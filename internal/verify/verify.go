@@ -336,6 +336,12 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			return res, err
 		}
 		row := rows[k]
+		if row.Source == 0 {
+			// The pass above counted none in the manifest: nothing to
+			// compare, and another read of the manifest would find none;
+			// what the destination holds of k is extra (below).
+			continue
+		}
 		row.Source = 0
 		for e, err := range snap.EntriesOf(func(kind mapping.Kind) bool { return kind == k }) {
 			if err != nil {
