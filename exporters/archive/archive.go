@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -90,24 +91,70 @@ func (e *Exporter) State(ctx context.Context) (string, error) {
 		add(root, st)
 		return hex.EncodeToString(h.Sum(nil)), nil
 	}
-	err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := de.Info()
-		if err != nil {
-			return err
-		}
-		add(p, info)
-		return nil
-	})
-	if err != nil {
+	// As the export, which does not follow a symlink, not even to the
+	// folder it was given.
+	if st, err = os.Lstat(root); err != nil {
+		return "", fmt.Errorf("%w: %s: %w", mapping.ErrBadInput, e.path, err)
+	}
+	add(root, st)
+	if !st.IsDir() {
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+	if err := stateWalk(ctx, root, add); err != nil {
 		return "", fmt.Errorf("read %s: %w", e.path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// stateWindow is how many entries of one folder stateWalk lstats at once.
+const stateWindow = 256
+
+// stateWalk calls add for everything under dir in filepath.WalkDir's
+// order (names sorted, a folder's contents right after it, symlinks not
+// followed), but lstats each window of a folder's entries on every core:
+// the walk is all an unchanged re-run does with the source, one system
+// call a file.
+func stateWalk(ctx context.Context, dir string, add func(string, fs.FileInfo)) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	infos := make([]fs.FileInfo, min(len(ents), stateWindow))
+	for len(ents) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		win := ents[:min(len(ents), stateWindow)]
+		ents = ents[len(win):]
+		var g errgroup.Group
+		parts := min(runtime.GOMAXPROCS(0), (len(win)+31)/32)
+		for i := range parts {
+			lo, hi := i*len(win)/parts, (i+1)*len(win)/parts
+			g.Go(func() error {
+				for j := lo; j < hi; j++ {
+					info, err := win[j].Info()
+					if err != nil {
+						return err
+					}
+					infos[j] = info
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for j, de := range win {
+			p := filepath.Join(dir, de.Name())
+			add(p, infos[j])
+			if de.IsDir() {
+				if err := stateWalk(ctx, p, add); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // Inventory implements exporters.Exporter by running the export against a
