@@ -247,7 +247,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("sms source: %w", err)
 	}
 	c.Log.Info("sms")
-	settle(smsSrc)
+	// The phone folder too: the ADB and cloud rows after this read it.
+	settle(smsSrc, src)
 	t = time.Now()
 	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log, Concurrency: c.Concurrency})
 	if err != nil {
