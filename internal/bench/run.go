@@ -42,7 +42,12 @@ type Config struct {
 	Concurrency int
 	// NoADB and NoCloud leave out the ADB rows and the cloud rows.
 	NoADB, NoCloud bool
-	Log            *slog.Logger
+	// DropCaches lets each step start with the page cache dropped (as
+	// root) and its input read back into it (settle); the command sets
+	// it, tests do not, so that go test never touches the machine's
+	// cache.
+	DropCaches bool
+	Log        *slog.Logger
 }
 
 // Row is one figure of the table.
@@ -110,7 +115,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	// 1. The stock tools copy the same folder.
 	c.Log.Info("cp -r")
-	settle(src)
+	c.settle(src)
 	cpDur, err := timeCmd(ctx, "cp", "-r", src, filepath.Join(c.Work, "cp"))
 	if err != nil {
 		return nil, err
@@ -127,7 +132,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		add(Row{ID: RowRclone, Measure: "`rclone copy`", Value: "skipped", Note: "rclone not installed (apt-get install rclone)"})
 	} else {
 		c.Log.Info("rclone copy")
-		settle(src)
+		c.settle(src)
 		rcDur, err = timeCmd(ctx, rclone, "copy", "--config", os.DevNull, src, filepath.Join(c.Work, "rclone"))
 		if err != nil {
 			return nil, err
@@ -145,7 +150,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		if again {
 			unix.Sync()
 		} else {
-			settle(src)
+			c.settle(src)
 		}
 		t := time.Now()
 		res, err := pipeline.Migrate(ctx, "archive:"+src, "dir:"+filepath.Join(c.Work, name), snap, o)
@@ -210,7 +215,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	snap := filepath.Join(c.Work, "steps-snapshot")
 	dst := "dir:" + filepath.Join(c.Work, "steps-dest")
 	c.Log.Info("export")
-	settle(src)
+	c.settle(src)
 	t := time.Now()
 	if _, err := pipeline.Export(ctx, "archive:"+src, snap, o); err != nil {
 		return nil, err
@@ -218,7 +223,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	exDur := time.Since(t)
 	add(Row{ID: RowExport, Measure: "export alone (phone -> snapshot)", Value: secs(exDur), Ratio: pct(exDur, migDur) + " of migrate", Note: ratio(exDur, cpDur) + " of cp", dur: exDur})
 	c.Log.Info("import")
-	settle(snap)
+	c.settle(snap)
 	t = time.Now()
 	if _, err := pipeline.Import(ctx, snap, dst, o); err != nil {
 		return nil, err
@@ -226,7 +231,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	imDur := time.Since(t)
 	add(Row{ID: RowImport, Measure: "import alone (snapshot -> dir:)", Value: secs(imDur), Ratio: pct(imDur, migDur) + " of migrate", Note: ratio(imDur, cpDur) + " of cp", dur: imDur})
 	c.Log.Info("verify")
-	settle(snap, filepath.Join(c.Work, "steps-dest"))
+	c.settle(snap, filepath.Join(c.Work, "steps-dest"))
 	t = time.Now()
 	vr, err := pipeline.Verify(ctx, snap, dst, o)
 	if err != nil {
@@ -248,7 +253,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	c.Log.Info("sms")
 	// The phone folder too: the ADB and cloud rows after this read it.
-	settle(smsSrc, src)
+	c.settle(smsSrc, src)
 	t = time.Now()
 	sres, err := pipeline.Export(ctx, "archive:"+smsSrc, filepath.Join(c.Work, "sms-snapshot"), pipeline.Options{StateDir: filepath.Join(c.Work, "sms-state"), Log: c.Log, Concurrency: c.Concurrency})
 	if err != nil {
@@ -549,9 +554,9 @@ func (r *Report) Markdown(w io.Writer) error {
 // the kernel, the difference being its memcpy into page-cache pages never
 // used before, three to four times slower here; each step after this
 // starts alike.
-func settle(warm ...string) {
+func (c Config) settle(warm ...string) {
 	unix.Sync()
-	if os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0) != nil {
+	if !c.DropCaches || os.WriteFile("/proc/sys/vm/drop_caches", []byte("1"), 0) != nil {
 		return
 	}
 	for _, dir := range warm {

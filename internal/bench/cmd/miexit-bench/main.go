@@ -37,6 +37,7 @@ func main() {
 	rclone := flag.String("rclone", "", "rclone binary (default from PATH; - to skip)")
 	concurrency := flag.Int("concurrency", 0, "miexit's --concurrency (0: its default)")
 	verbose := flag.Bool("v", false, "log each step")
+	dropCaches := flag.Bool("drop-caches", true, "as root: drop the page cache before each step and read its input back, so every step starts alike")
 	phases := flag.Int("phases", 0, "instead of the table: run export, import, verify and migrate of this many small files (and 10x) each in a child process and print each one's peak RSS")
 	heapDir := flag.String("heapprofiles", "", "with -phases: write each child's heap profile at its peak live heap into this folder")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the in-process steps (not the cp, rclone or RSS children) to this file")
@@ -63,14 +64,14 @@ func main() {
 		}
 		return
 	}
-	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose, !*adb, !*cloud); err != nil {
+	if err := run(s, *work, *keep, *rss, *rssFiles, *rclone, *concurrency, *verbose, !*adb, !*cloud, *dropCaches); err != nil {
 		fmt.Fprintln(os.Stderr, "miexit-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, concurrency int, verbose, noADB, noCloud bool) error {
+func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string, concurrency int, verbose, noADB, noCloud, dropCaches bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if work == "" {
@@ -87,7 +88,7 @@ func run(s bench.Size, work string, keep, rss bool, rssFiles int, rclone string,
 	if verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Concurrency: concurrency, Log: log, NoADB: noADB, NoCloud: noCloud})
+	rep, err := bench.Run(ctx, bench.Config{Size: s, Work: work, RSS: rss, RSSFiles: rssFiles, Rclone: rclone, Concurrency: concurrency, Log: log, NoADB: noADB, NoCloud: noCloud, DropCaches: dropCaches})
 	if err != nil {
 		return err
 	}
