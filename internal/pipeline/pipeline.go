@@ -217,15 +217,20 @@ func Import(ctx context.Context, dir, dst string, o Options) (ImportResult, erro
 }
 
 func importInto(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, o Options) (ImportResult, error) {
+	importTotals(snap, o)
+	if err := imp.Import(ctx, snap, led, o.Progress); err != nil {
+		return ImportResult{Destination: imp.Name()}, fmt.Errorf("import to %s: %w", imp.Name(), err)
+	}
+	return ImportResult{Destination: imp.Name()}, nil
+}
+
+// importTotals tells o.Totals how many files the import has to go over.
+func importTotals(snap *snapshot.Reader, o Options) {
 	if o.Totals != nil {
 		c := snap.Counts()
 		o.Totals(mapping.KindMedia, int64(c.Media))
 		o.Totals(mapping.KindNote, int64(c.Notes))
 	}
-	if err := imp.Import(ctx, snap, led, o.Progress); err != nil {
-		return ImportResult{Destination: imp.Name()}, fmt.Errorf("import to %s: %w", imp.Name(), err)
-	}
-	return ImportResult{Destination: imp.Name()}, nil
 }
 
 func closeImporter(imp importers.Importer) {
@@ -371,9 +376,9 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 	vo := o
 	vo.ledger = led
 	if res.Export.Reused {
-		done, err := checkFirst(ctx, snap, imp, led, snapDir, dst, vo, iopt)
-		if err != nil || done.Destination != "" {
-			res.Import, res.Verify = ImportResult{Destination: imp.Name()}, done
+		checked, done, err := checkFirst(ctx, snap, imp, led, snapDir, dst, vo, iopt)
+		if err != nil || done {
+			res.Import, res.Verify = ImportResult{Destination: imp.Name()}, checked
 			return res, err
 		}
 	}
@@ -402,39 +407,33 @@ func Migrate(ctx context.Context, src, dst, snapDir string, o Options) (MigrateR
 
 // checkFirst is the final check of a migrate whose source had not changed
 // (its snapshot reused), run before the import, when the destination says
-// its last import of this snapshot ran to the end (importers.Finisher):
+// its last import of this snapshot ran to its end (importers.Finisher):
 // the import would only look at each item as the check does, so a re-run
-// that finds everything in place looks once instead of twice. It returns
-// the check's result, with a Destination, when everything was in place,
-// after reporting every file as the import would have ("unchanged"), and
-// an empty Result otherwise: the check forgot the ledger records of what
-// it found missing or different, so the import that follows sends exactly
-// those, and the usual final check runs after it.
-func checkFirst(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, snapDir, dst string, vo, iopt Options) (verify.Result, error) {
+// that finds everything in place looks once instead of twice. done says
+// the check found everything in place; every file is then reported as the
+// import would have ("unchanged"). Otherwise the check has forgotten the
+// ledger records of what it found missing or different, so the import
+// that follows sends exactly those, and the usual final check runs after.
+func checkFirst(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, snapDir, dst string, vo, iopt Options) (res verify.Result, done bool, err error) {
 	f, ok := imp.(importers.Finisher)
 	if !ok {
-		return verify.Result{}, nil
+		return res, false, nil
 	}
-	if done, err := f.Finished(ctx, snap, led); err != nil || !done {
-		return verify.Result{}, err
+	if finished, err := f.Finished(ctx, snap, led); err != nil || !finished {
+		return res, false, err
 	}
-	res, err := verifyWith(ctx, snapDir, dst, vo, verify.RunWritten)
-	if err != nil || !res.CheckedOK() {
-		return verify.Result{}, err
+	if res, err = verifyWith(ctx, snapDir, dst, vo, verify.RunWritten); err != nil || !res.CheckedOK() {
+		return res, false, err
 	}
 	vo.Log.Debug("the last import of this snapshot ran to its end and the final check found everything in place; nothing to import", "destination", imp.Name())
-	if iopt.Totals != nil {
-		c := snap.Counts()
-		iopt.Totals(mapping.KindMedia, int64(c.Media))
-		iopt.Totals(mapping.KindNote, int64(c.Notes))
-	}
+	importTotals(snap, iopt)
 	for e, err := range snap.Files() {
 		if err != nil {
-			return verify.Result{}, err
+			return res, false, err
 		}
 		iopt.Progress.Report(progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
 	}
-	return res, nil
+	return res, true, nil
 }
 
 // dryMigrate reports what a migrate would do, writing nothing.
