@@ -57,23 +57,36 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 		// The three copies take turns, adbRounds times, and each keeps
 		// its fastest: on a shared machine one slow moment must not
 		// decide the ratio.
+		// Every copy is kept until the rows are done: a copy right after
+		// the removal of the one before it paid for ext4's skipping of
+		// the inodes just freed (this file system has no journal, so
+		// its allocator passes over inodes freed in the last seconds one
+		// by one; up to 80 us a file), and the round-0 pull alone did
+		// not. settle writes the last copy out and starts each alike.
+		var outs []string
+		defer func() {
+			for _, o := range outs {
+				os.RemoveAll(o)
+			}
+		}()
 		pull := func(i int) (time.Duration, error) {
 			c.Log.Info("adb pull", "files", files, "round", i)
 			dst := filepath.Join(dir, fmt.Sprintf("pulled-%d", i))
+			outs = append(outs, dst)
+			c.settle(src)
 			cmd := exec.CommandContext(ctx, real.Bin, "-P", real.Port, "-s", serial, "pull", phoneStorage+"/DCIM", dst)
 			cmd.Env = real.Env()
 			t0 := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return 0, fmt.Errorf("adb pull: %w: %s", err, out)
 			}
-			d := time.Since(t0)
-			// Removed so the next copy does not compete with it for the
-			// page cache.
-			return d, os.RemoveAll(dst)
+			return time.Since(t0), nil
 		}
 		export := func(i, par int) (time.Duration, error) {
 			c.Log.Info("adb export", "files", files, "parallel", par, "round", i)
 			snap := filepath.Join(dir, fmt.Sprintf("snapshot-%d-%d", par, i))
+			outs = append(outs, snap)
+			c.settle(src)
 			t0 := time.Now()
 			ex, err := adbexp.Open(ctx, &adb.Client{Addr: real.Addr}, serial, adbexp.Options{Log: c.Log, Parallel: par})
 			if err != nil {
@@ -93,7 +106,7 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 			if got := w.Counts().Media; got != files {
 				return 0, fmt.Errorf("adb export copied %d media, want %d", got, files)
 			}
-			return d, os.RemoveAll(snap)
+			return d, nil
 		}
 		var pulls, exDef, ex1 []time.Duration
 		for i := range adbRounds {
