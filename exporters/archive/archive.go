@@ -84,24 +84,19 @@ func (e *Exporter) State(ctx context.Context) (string, error) {
 		return "", err
 	}
 	st, err := os.Stat(root)
+	if err == nil && st.IsDir() {
+		// As the export, which does not follow a symlink, not even to
+		// the folder it was given (a zip it does follow).
+		st, err = os.Lstat(root)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %s: %w", mapping.ErrBadInput, e.path, err)
 	}
-	if !st.IsDir() {
-		add(root, st)
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-	// As the export, which does not follow a symlink, not even to the
-	// folder it was given.
-	if st, err = os.Lstat(root); err != nil {
-		return "", fmt.Errorf("%w: %s: %w", mapping.ErrBadInput, e.path, err)
-	}
 	add(root, st)
-	if !st.IsDir() {
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-	if err := stateWalk(ctx, root, add); err != nil {
-		return "", fmt.Errorf("read %s: %w", e.path, err)
+	if st.IsDir() {
+		if err := stateWalk(ctx, root, add); err != nil {
+			return "", fmt.Errorf("read %s: %w", e.path, err)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -56,13 +56,13 @@ func adbRows(ctx context.Context, c Config, src string) ([]Row, error) {
 
 		// The three copies take turns, adbRounds times, and each keeps
 		// its fastest: on a shared machine one slow moment must not
-		// decide the ratio.
-		// Every copy is kept until the rows are done: a copy right after
-		// the removal of the one before it paid for ext4's skipping of
-		// the inodes just freed (this file system has no journal, so
-		// its allocator passes over inodes freed in the last seconds one
-		// by one; up to 80 us a file), and the round-0 pull alone did
-		// not. settle writes the last copy out and starts each alike.
+		// decide the ratio. Every copy is kept until the rows are done:
+		// a copy right after the removal of the one before it paid for
+		// ext4's skipping of the inodes just freed (this file system has
+		// no journal, so its allocator passes over inodes freed in the
+		// last seconds one by one; up to 80 us a file), and the round-0
+		// pull alone did not. settle writes the last copy out and starts
+		// each alike.
 		var outs []string
 		defer func() {
 			for _, o := range outs {

@@ -180,27 +180,21 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	// A re-run takes tens of milliseconds, where one sample moves by a
 	// third on this kind of VM: the median of several.
 	c.Log.Info("migrate again")
-	var reruns []time.Duration
-	for range rerunSamples {
-		d, err := mig("migrate", true)
-		if err != nil {
-			return nil, err
-		}
-		reruns = append(reruns, d)
+	reruns, err := samples(func() (time.Duration, error) { return mig("migrate", true) })
+	if err != nil {
+		return nil, err
 	}
 	reDur := median(reruns)
 	add(Row{ID: RowRerun, Measure: "same migrate again, nothing changed", Value: msecs(reDur), Ratio: pct(reDur, migDur) + " of first run",
 		Note: fmt.Sprintf("median of %d re-runs (%s); goal < 5%% and below rclone's no-op re-run", len(reruns), msList(reruns)), dur: reDur})
 	if rcDur > 0 {
 		c.Log.Info("rclone copy again")
-		var rcRuns []time.Duration
-		for range rerunSamples {
+		rcRuns, err := samples(func() (time.Duration, error) {
 			unix.Sync()
-			d, err := timeCmd(ctx, rclone, "copy", "--config", os.DevNull, src, filepath.Join(c.Work, "rclone"))
-			if err != nil {
-				return nil, err
-			}
-			rcRuns = append(rcRuns, d)
+			return timeCmd(ctx, rclone, "copy", "--config", os.DevNull, src, filepath.Join(c.Work, "rclone"))
+		})
+		if err != nil {
+			return nil, err
 		}
 		rcRe := median(rcRuns)
 		add(Row{ID: RowRcloneRerun, Measure: "`rclone copy` again, nothing to copy", Value: msecs(rcRe), Ratio: pct(rcRe, rcDur) + " of its first run",
@@ -508,6 +502,19 @@ func msList(ds []time.Duration) string {
 		b.WriteString(msecs(d))
 	}
 	return b.String()
+}
+
+// samples times run rerunSamples times.
+func samples(run func() (time.Duration, error)) ([]time.Duration, error) {
+	var ds []time.Duration
+	for range rerunSamples {
+		d, err := run()
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
 }
 
 // median of ds (the upper one of an even count).
