@@ -238,19 +238,28 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	// A Looker's lookups (an lstat each, or a read and a hash in a full
 	// check) run ahead on every core, the results taken in the manifest's
 	// order: what a sequential pass would find, in a fraction of the time.
+	// counted tallies, on the producer's side, the entries that are only
+	// counted (a kind this destination does not hold, or one deferred):
+	// in a manifest of 100,000 messages and 5,000 photos they would be
+	// most of the look-ahead's batches, and none needs a lookup or order.
+	counted := map[mapping.Kind]int{}
+	countOnly := func(e mapping.Entry) bool {
+		if rows[e.Kind] == nil {
+			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
+				counted[e.Kind]++
+			}
+			return true
+		}
+		if deferred[e.Kind] {
+			counted[e.Kind]++
+			return true
+		}
+		return false
+	}
 	consume := func(f found) error {
 		e := f.e
 		row := rows[e.Kind]
-		if row == nil {
-			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
-				u.Source++
-			}
-			return nil
-		}
 		row.Source++
-		if deferred[e.Kind] {
-			return nil
-		}
 		if e.Kind == mapping.KindFile {
 			docSHA[e.Path] = e.SHA256
 		}
@@ -299,8 +308,10 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 				}
 				return fmt.Errorf("verify: %w", err)
 			}
-			look := rows[e.Kind] != nil && !deferred[e.Kind] && l.looks(e.Kind)
-			if batch = append(batch, found{e: e, looked: look}); len(batch) == lookupBatch {
+			if countOnly(e) {
+				continue
+			}
+			if batch = append(batch, found{e: e, looked: l.looks(e.Kind)}); len(batch) == lookupBatch {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -320,6 +331,13 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	})
 	if err != nil {
 		return res, err
+	}
+	for k, n := range counted {
+		if row := rows[k]; row != nil {
+			row.Source += n
+		} else {
+			unheld[k].Source += n
+		}
 	}
 	for _, k := range mapping.Kinds {
 		if !deferred[k] {
