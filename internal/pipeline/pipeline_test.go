@@ -5,6 +5,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -241,4 +243,58 @@ func TestAnUnchangedRerunChecksBeforeItImports(t *testing.T) {
 		t.Errorf("the manifest copy is not back: %v", err)
 	}
 	migrate("unchanged once more", 0)
+}
+
+// An unchanged re-run reports each file of the snapshot unchanged, in the
+// manifest's order, whether it kept what its check saw or had too many
+// files to keep and read the manifest again.
+func TestAnUnchangedRerunReportsEveryFileOnce(t *testing.T) {
+	ctx := context.Background()
+	src := phone(t)
+	tmp := t.TempDir()
+	migrate := func(what string) ([]progress.Event, pipeline.MigrateResult) {
+		t.Helper()
+		var mu sync.Mutex
+		var evs []progress.Event
+		rec := progress.Func(func(e progress.Event) {
+			if e.Phase == "import" {
+				mu.Lock()
+				evs = append(evs, e)
+				mu.Unlock()
+			}
+		})
+		res, err := pipeline.Migrate(ctx, "archive:"+src, "dir:"+filepath.Join(tmp, "dest"), "", pipeline.Options{StateDir: filepath.Join(tmp, "state"), Progress: rec})
+		if err != nil || !res.Verify.OK {
+			t.Fatalf("%s: %v, verify OK %v", what, err, res.Verify.OK)
+		}
+		return evs, res
+	}
+	_, first := migrate("first run")
+	snap, err := snapshot.Open(first.Export.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []progress.Event
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, progress.Event{Phase: "import", Kind: e.Kind, Item: e.Path, Action: progress.Unchanged, Bytes: e.Size})
+	}
+	if len(want) < 3 {
+		t.Fatalf("the sample snapshot has %d files", len(want))
+	}
+	kept, res := migrate("unchanged re-run")
+	if !res.Export.Reused {
+		t.Fatal("the re-run did not reuse the snapshot")
+	}
+	old := pipeline.SetSeenFilesBytes(0)
+	defer pipeline.SetSeenFilesBytes(old)
+	reread, _ := migrate("unchanged re-run, nothing kept")
+	if !slices.Equal(kept, want) {
+		t.Errorf("re-run reported %d events, want the snapshot's %d files unchanged in order:\n%v\nwant\n%v", len(kept), len(want), kept, want)
+	}
+	if !slices.Equal(reread, want) {
+		t.Errorf("re-run with nothing kept reported %d events, want %d: %v", len(reread), len(want), reread)
+	}
 }

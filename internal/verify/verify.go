@@ -103,7 +103,7 @@ func remoteKey(r mapping.Remote) string {
 // led is not nil, ledger records of items found missing or different are
 // forgotten, so the next import sends them again.
 func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
-	return run(ctx, snap, imp, led, nil)
+	return run(ctx, snap, imp, led, nil, nil)
 }
 
 // RunWritten is Run for the check at the end of a migrate: when imp is an
@@ -115,14 +115,23 @@ func Run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 // listing contradicts: a file gone, resized or touched since is read and
 // hashed as Run does. Without a WrittenLister it is Run.
 func RunWritten(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger) (Result, error) {
-	wl, ok := imp.(importers.WrittenLister)
-	if !ok || led == nil {
-		return Run(ctx, snap, imp, led)
-	}
-	return run(ctx, snap, imp, led, wl)
+	return RunWrittenSeeing(ctx, snap, imp, led, nil)
 }
 
-func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, wl importers.WrittenLister) (Result, error) {
+// RunWrittenSeeing is RunWritten that also hands seen (when not nil) every
+// whole-file entry of the manifest, in its order (snapshot.Files's
+// sequence) and on the caller's goroutine, as the check takes it: a
+// caller that reports each file once the check passed need not read the
+// manifest again.
+func RunWrittenSeeing(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, seen func(mapping.Entry)) (Result, error) {
+	wl, ok := imp.(importers.WrittenLister)
+	if !ok || led == nil {
+		wl = nil
+	}
+	return run(ctx, snap, imp, led, wl, seen)
+}
+
+func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led *ledger.Ledger, wl importers.WrittenLister, seen func(mapping.Entry)) (Result, error) {
 	res := Result{Destination: imp.Name(), Reduced: snap.Counts().Thumbnails}
 	dest := ""
 	if led != nil {
@@ -244,6 +253,9 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	// most of the look-ahead's batches, and none needs a lookup or order.
 	counted := map[mapping.Kind]int{}
 	countOnly := func(e mapping.Entry) bool {
+		if seen != nil && snapshot.WholeFile(e.Kind) {
+			return false // consume shows it to seen, in order
+		}
 		if rows[e.Kind] == nil {
 			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
 				counted[e.Kind]++
@@ -258,7 +270,16 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	}
 	consume := func(f found) error {
 		e := f.e
+		if seen != nil && snapshot.WholeFile(e.Kind) {
+			seen(e)
+		}
 		row := rows[e.Kind]
+		if row == nil {
+			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
+				u.Source++
+			}
+			return nil
+		}
 		row.Source++
 		if e.Kind == mapping.KindFile {
 			docSHA[e.Path] = e.SHA256
@@ -311,7 +332,8 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			if countOnly(e) {
 				continue
 			}
-			if batch = append(batch, found{e: e, looked: l.looks(e.Kind)}); len(batch) == lookupBatch {
+			look := rows[e.Kind] != nil && l.looks(e.Kind)
+			if batch = append(batch, found{e: e, looked: look}); len(batch) == lookupBatch {
 				if err := flush(); err != nil {
 					return err
 				}
