@@ -6,10 +6,13 @@
 package ledger
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +36,7 @@ type Record struct {
 const flushEvery = 256
 
 // fillPercent is how full bbolt packs the pages it writes.
-const fillPercent = 0.9
+const fillPercent = 1.0
 
 // Ledger is an embedded bbolt store with one bucket per destination. It is
 // safe for concurrent use.
@@ -138,8 +141,14 @@ func (l *Ledger) Flush() error {
 	if len(pending) == 0 {
 		return nil
 	}
+	// In key order: bbolt then appends to its last page where the keys
+	// come in order (an import's mostly do), so pages split full.
+	keys := slices.SortedFunc(maps.Keys(pending), func(a, b bucketKey) int {
+		return cmp.Or(strings.Compare(a.dest, b.dest), strings.Compare(a.key, b.key))
+	})
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		for k, r := range pending {
+		for _, k := range keys {
+			r := pending[k]
 			b, err := tx.CreateBucketIfNotExists([]byte(k.dest))
 			if err != nil {
 				return err

@@ -37,7 +37,9 @@ func TestLedgerFileStaysCloseToItsRecords(t *testing.T) {
 	// it really uses.
 	used := fileBlocks(st)
 	t.Logf("%d bytes on disk for %d bytes of records (%.2fx)", used, raw, float64(used)/float64(raw))
-	if limit := raw * 3 / 2; used > limit {
-		t.Errorf("ledger uses %d bytes for %d bytes of records (%.2fx), want at most 1.5x", used, raw, float64(used)/float64(raw))
+	// bbolt's 16-byte header a record is 1.2x of these; pages split half
+	// full (or written out of order) made it 1.4x.
+	if limit := raw * 13 / 10; used > limit {
+		t.Errorf("ledger uses %d bytes for %d bytes of records (%.2fx), want at most 1.3x", used, raw, float64(used)/float64(raw))
 	}
 }
