@@ -244,9 +244,6 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		return r, ok, nil
 	}
-	// A Looker's lookups (an lstat each, or a read and a hash in a full
-	// check) run ahead on every core, the results taken in the manifest's
-	// order: what a sequential pass would find, in a fraction of the time.
 	// counted tallies, on the producer's side, the entries that are only
 	// counted (a kind this destination does not hold, or one deferred):
 	// in a manifest of 100,000 messages and 5,000 photos they would be
@@ -302,6 +299,9 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		return check(snap, e, f.r, f.ok, row, hasher, later, &res)
 	}
+	// A Looker's lookups (an lstat each, or a read and a hash in a full
+	// check) run ahead on every core, the results taken in the manifest's
+	// order: what a sequential pass would find, in a fraction of the time.
 	workers := runtime.GOMAXPROCS(0)
 	err := ordered.Run(ctx, ordered.Options{Workers: workers, Ahead: 4 * workers}, func(q *ordered.Queue[[]found]) error {
 		// In batches: a queued job costs more than an lstat.
