@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/miexit/miexit/exporters"
@@ -461,17 +462,15 @@ type seenFiles struct {
 var seenFilesBytes = 256 << 10
 
 func (s *seenFiles) add(e mapping.Entry) {
-	if s.over {
-		return
-	}
-	if len(s.buf)+len(e.Kind)+len(e.Path)+3*binary.MaxVarintLen64 > seenFilesBytes {
+	k := slices.Index(mapping.Kinds, e.Kind)
+	if s.over || k < 0 || len(s.buf)+1+len(e.Path)+2*binary.MaxVarintLen64 > seenFilesBytes {
+		// Past the bound (or a kind it cannot name): keep nothing.
 		s.buf, s.over = nil, true
 		return
 	}
-	for _, v := range []string{string(e.Kind), e.Path} {
-		s.buf = binary.AppendUvarint(s.buf, uint64(len(v)))
-		s.buf = append(s.buf, v...)
-	}
+	s.buf = append(s.buf, byte(k))
+	s.buf = binary.AppendUvarint(s.buf, uint64(len(e.Path)))
+	s.buf = append(s.buf, e.Path...)
 	s.buf = binary.AppendVarint(s.buf, e.Size)
 }
 
@@ -481,24 +480,13 @@ func (s *seenFiles) each(fn func(k mapping.Kind, path string, size int64)) bool 
 	if s.over {
 		return false
 	}
-	b := s.buf
-	next := func() []byte {
-		n, w := binary.Uvarint(b)
-		v := b[w : w+int(n)]
-		b = b[w+int(n):]
-		return v
-	}
-	for len(b) > 0 {
-		kb := next()
-		k := mapping.Kind(kb)
-		for _, known := range mapping.Kinds {
-			if string(kb) == string(known) {
-				k = known
-			}
-		}
-		path := string(next())
-		size, w := binary.Varint(b)
-		b = b[w:]
+	for b := s.buf; len(b) > 0; {
+		k := mapping.Kinds[b[0]]
+		n, w := binary.Uvarint(b[1:])
+		b = b[1+w:]
+		path := string(b[:n])
+		size, w := binary.Varint(b[n:])
+		b = b[int(n)+w:]
 		fn(k, path, size)
 	}
 	return true

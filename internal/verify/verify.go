@@ -249,12 +249,14 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	// in a manifest of 100,000 messages and 5,000 photos they would be
 	// most of the look-ahead's batches, and none needs a lookup or order.
 	counted := map[mapping.Kind]int{}
+	// unheldCounts: e counts in the row of a kind imp does not hold.
+	unheldCounts := func(e mapping.Entry) bool { return unheld[e.Kind] != nil && !heldDoc(imp, e) }
 	countOnly := func(e mapping.Entry) bool {
 		if seen != nil && snapshot.WholeFile(e.Kind) {
 			return false // consume shows it to seen, in order
 		}
 		if rows[e.Kind] == nil {
-			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
+			if unheldCounts(e) {
 				counted[e.Kind]++
 			}
 			return true
@@ -272,8 +274,8 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 		row := rows[e.Kind]
 		if row == nil {
-			if u := unheld[e.Kind]; u != nil && !heldDoc(imp, e) {
-				u.Source++
+			if unheldCounts(e) {
+				unheld[e.Kind].Source++
 			}
 			return nil
 		}
