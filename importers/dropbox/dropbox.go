@@ -22,7 +22,6 @@ package dropbox
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -661,12 +660,12 @@ func localHashes(snap snapshot.Files, rel string) (sha string, ch string, size i
 		return "", "", 0, err
 	}
 	defer f.Close()
-	s, c := sha256.New(), dropboxhash.New()
-	n, err := io.Copy(io.MultiWriter(s, c), f)
+	sums := dropboxhash.NewPair()
+	n, err := io.Copy(sums, f)
 	if err != nil {
 		return "", "", n, err
 	}
-	return hex.EncodeToString(s.Sum(nil)), hex.EncodeToString(c.Sum(nil)), n, nil
+	return hex.EncodeToString(sums.SHA256()), hex.EncodeToString(sums.ContentHash()), n, nil
 }
 
 func clientModified(e mapping.Entry) *dropbox.DBXTime {

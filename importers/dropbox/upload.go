@@ -2,7 +2,6 @@ package dropbox
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -182,17 +181,17 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 			sid = res.SessionId
 			return nil
 		}
-		sh, ch := sha256.New(), dropboxhash.New()
+		sums := dropboxhash.NewPair()
 		res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: true},
-			files.WithoutAutoContentHash(io.TeeReader(f, io.MultiWriter(sh, ch))))
+			files.WithoutAutoContentHash(io.TeeReader(f, sums)))
 		if err != nil {
 			return err
 		}
-		if sent := hex.EncodeToString(sh.Sum(nil)); sent != e.SHA256 {
+		if sent := hex.EncodeToString(sums.SHA256()); sent != e.SHA256 {
 			// The session is never committed: nothing lands.
 			return retry.Permanent(changed(e, sent))
 		}
-		sid, hash = res.SessionId, hex.EncodeToString(ch.Sum(nil))
+		sid, hash = res.SessionId, hex.EncodeToString(sums.ContentHash())
 		return nil
 	})
 	if err != nil {

@@ -120,3 +120,74 @@ func BenchmarkContentHash(b *testing.B) {
 		h.Write(buf)
 	}
 }
+
+func TestPairIsBothHashes(t *testing.T) {
+	data := make([]byte, 2*BlockSize+3)
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	for _, size := range []int{0, 1, 3, BlockSize - 1, BlockSize, BlockSize + 1, 2 * BlockSize, 2*BlockSize + 3} {
+		b := data[:size]
+		wantSHA := sha256.Sum256(b)
+		wantCH := reference(b)
+		for _, chunk := range []int{1, 65537, BlockSize, 3*BlockSize - 1} {
+			if chunk == 1 && size > 1<<16 {
+				continue
+			}
+			p := NewPair()
+			for rest := b; len(rest) > 0; {
+				n := min(chunk, len(rest))
+				p.Write(rest[:n])
+				rest = rest[n:]
+			}
+			if got := hex.EncodeToString(p.SHA256()); got != hex.EncodeToString(wantSHA[:]) {
+				t.Errorf("%d bytes in %d-byte writes: sha256 %s, want %x", size, chunk, got, wantSHA)
+			}
+			if got := hex.EncodeToString(p.ContentHash()); got != wantCH {
+				t.Errorf("%d bytes in %d-byte writes: content hash %s, want %s", size, chunk, got, wantCH)
+			}
+			// Asking leaves the state alone.
+			if got := hex.EncodeToString(p.ContentHash()); got != wantCH {
+				t.Errorf("%d bytes: content hash asked twice: %s", size, got)
+			}
+		}
+	}
+}
+
+func FuzzPair(f *testing.F) {
+	f.Add([]byte("abc"), uint16(1))
+	f.Fuzz(func(t *testing.T, b []byte, chunk uint16) {
+		c := max(int(chunk), 1)
+		p := NewPair()
+		for rest := b; len(rest) > 0; {
+			n := min(c, len(rest))
+			p.Write(rest[:n])
+			rest = rest[n:]
+		}
+		s := sha256.Sum256(b)
+		if !bytes.Equal(p.SHA256(), s[:]) || hex.EncodeToString(p.ContentHash()) != reference(b) {
+			t.Fatalf("%d bytes in %d-byte writes: pair disagrees", len(b), c)
+		}
+	})
+}
+
+func BenchmarkPair(b *testing.B) {
+	buf := make([]byte, 100<<10)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		p := NewPair()
+		p.Write(buf)
+		p.ContentHash()
+	}
+}
+
+// BenchmarkSeparate is what Pair replaces: a sha256 and a content hash
+// fed the same bytes.
+func BenchmarkSeparate(b *testing.B) {
+	buf := make([]byte, 100<<10)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		s, c := sha256.New(), New()
+		s.Write(buf)
+		c.Write(buf)
+		c.Sum(nil)
+	}
+}
