@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"net/http"
@@ -133,6 +134,10 @@ type session struct {
 	b      *blob
 	size   int64
 	closed bool
+	// hash is the content hash of b so far, fed as each chunk lands:
+	// hashing the whole file again at finish, under the server's lock,
+	// made the fake take one upload at a time.
+	hash hash.Hash
 }
 
 // New starts a fake Dropbox accepting token, closed when the test ends.
@@ -507,7 +512,7 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		if e := dec(&a); e != nil {
 			return nil, nil, e
 		}
-		blob, size, hash, e := s.receive(body, a.ContentHash)
+		blob, size, hash, e := s.receive(body, a.ContentHash, dropboxhash.New())
 		if e != nil {
 			return nil, nil, e
 		}
@@ -528,7 +533,8 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		if e := dec(&a); e != nil {
 			return nil, nil, e
 		}
-		blob, size, _, e := s.receive(body, a.ContentHash)
+		h := dropboxhash.New()
+		blob, size, _, e := s.receive(body, a.ContentHash, h)
 		if e != nil {
 			return nil, nil, e
 		}
@@ -536,7 +542,7 @@ func (s *Server) handle(route string, arg json.RawMessage, body io.Reader) (any,
 		defer s.mu.Unlock()
 		s.seq++
 		id := fmt.Sprintf("sess-%d", s.seq)
-		s.sessions[id] = &session{id: id, b: blob, size: size, closed: a.Close}
+		s.sessions[id] = &session{id: id, b: blob, size: size, closed: a.Close, hash: h}
 		s.writes++
 		return map[string]string{"session_id": id}, nil, nil
 
@@ -833,10 +839,9 @@ type commitArg struct {
 }
 
 // receive stores a request body as a blob, checking its size and, when
-// given, its content_hash.
-func (s *Server) receive(body io.Reader, want string) (*blob, int64, string, *apiErr) {
+// given, its content_hash, which it computes with h.
+func (s *Server) receive(body io.Reader, want string, h hash.Hash) (*blob, int64, string, *apiErr) {
 	b := &blob{}
-	h := dropboxhash.New()
 	n, err := b.write(s.blob, io.TeeReader(io.LimitReader(body, MaxUploadBytes+1), h))
 	if err != nil {
 		return nil, 0, "", &apiErr{status: 400, summary: "reading body: " + err.Error()}
@@ -881,7 +886,7 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 		return &apiErr{summary: "incorrect_offset/..", body: tag("incorrect_offset", "correct_offset", ss.size)}
 	}
 	s.mu.Unlock()
-	b, n, _, e := s.receive(body, wantHash)
+	b, n, _, e := s.receive(body, wantHash, dropboxhash.New())
 	if e != nil {
 		return &apiErr{summary: e.summary, body: e.body}
 	}
@@ -890,7 +895,7 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 		return &apiErr{summary: err.Error()}
 	}
 	defer src.Close()
-	if _, err := ss.b.write(s.blob, src); err != nil {
+	if _, err := ss.b.write(s.blob, io.TeeReader(src, ss.hash)); err != nil {
 		return &apiErr{summary: err.Error()}
 	}
 	s.mu.Lock()
@@ -920,14 +925,7 @@ func (s *Server) finish(c cursor, ca commitArg, batch bool) (*File, *apiErr) {
 	case c.Offset != ss.size:
 		return nil, lookup("incorrect_offset", "correct_offset", ss.size)
 	}
-	f, err := ss.b.open()
-	if err != nil {
-		return nil, lookup("not_found")
-	}
-	h := dropboxhash.New()
-	io.Copy(h, f)
-	f.Close()
-	file, e := s.commit(ca, ss.b, ss.size, hex.EncodeToString(h.Sum(nil)))
+	file, e := s.commit(ca, ss.b, ss.size, hex.EncodeToString(ss.hash.Sum(nil)))
 	if e != nil {
 		return nil, &apiErr{summary: "path/" + e.summary, body: tag("path", "path", e.body)}
 	}
