@@ -813,10 +813,11 @@ func TestCutShortAnswersAreRetriedIntoOneCopy(t *testing.T) {
 	}
 }
 
-// A small file new to the folder is hashed while it is sent, not read
-// before; a snapshot file changed after the export is still caught (its
-// session is never committed), whether it is hashed on the way or read
-// first (a large one), and the others land.
+// A small file new to the folder is not read before it is sent (its
+// content_hash follows from the manifest); a snapshot file changed after
+// the export is still caught (its session is never committed), whether
+// Dropbox refuses it or it is read first (a large one), and the others
+// land.
 func TestAChangedSnapshotFileIsNeverCommitted(t *testing.T) {
 	f := newFixture(t)
 	snap := buildSnapshot(t, []sampleFile{
@@ -874,5 +875,51 @@ func TestAChangedSnapshotFileIsNeverCommitted(t *testing.T) {
 	}
 	if n := rep.Count("import", "", progress.Copied); n == 0 {
 		t.Error("nothing else landed")
+	}
+}
+
+// A file of more than one block below the session threshold is hashed on
+// the way: changed behind the manifest, its session is never committed.
+func TestAChangedFileOfTwoBlocksIsCaughtOnTheWay(t *testing.T) {
+	f := newFixture(t)
+	b, err := io.ReadAll(randReader(dropboxhash.BlockSize+10, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := buildSnapshot(t, []sampleFile{{path: "DCIM/clip.mp4", data: string(b)}, {path: "DCIM/ok.jpg", data: "jpeg"}}, nil)
+	var clip mapping.Entry
+	n := 0
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if strings.HasSuffix(e.Path, "/clip.mp4") {
+			clip = e
+		}
+	}
+	p, err := snap.Path(clip.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[dropboxhash.BlockSize+5] ^= 0xff // in the second block
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := &tally{}
+	err = f.importer().Import(context.Background(), snap, openLedger(t), rep)
+	if err == nil || !strings.Contains(err.Error(), "1 files failed") {
+		t.Errorf("err = %v, want 1 files failed", err)
+	}
+	for _, ev := range rep.events() {
+		if ev.Action == progress.Failed && (ev.Item != clip.Path || !strings.Contains(ev.Err, "no longer matches its manifest")) {
+			t.Errorf("failure %s: %q, want %s naming the manifest", ev.Item, ev.Err, clip.Path)
+		}
+	}
+	if _, ok := f.srv.Stat(f.folder + "/" + clip.Path); ok {
+		t.Error("the changed file is in Dropbox")
+	}
+	if got := rep.Count("import", "", progress.Copied); got != n-1 {
+		t.Errorf("%d files landed, want the other %d", got, n-1)
 	}
 }

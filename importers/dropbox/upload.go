@@ -89,17 +89,31 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 	rel := strings.TrimPrefix(j.remote, im.cfg.Folder+"/")
 	cur, exists := r.have[strings.ToLower(rel)]
 	hash, size := "", e.Size
-	// A small file new to the folder is hashed while it is sent, not read
-	// once before: its sha256 is checked against the manifest before its
-	// session is committed, and Dropbox's content_hash of the committed
-	// file against the one computed on the way (done). Others need the
-	// content_hash first: to compare with the file there, or for a large
-	// file's resumable session.
+	// A small file new to the folder is not read once before it is sent:
+	// a file of one block goes with the content_hash its manifest sha256
+	// gives it, which Dropbox checks; a larger one has its sha256 checked
+	// against the manifest on the way, before its session is committed;
+	// and Dropbox's content_hash of the committed file is compared with
+	// the one sent or computed (done). Others need the content_hash
+	// first: to compare with the file there, or for a large file's
+	// resumable session.
 	hashOnTheWay := !exists && e.Size <= im.cfg.SessionThreshold
+	// fromManifest: hash is what the manifest's sha256 makes it, not what
+	// was read (a file of one block, most photos).
+	fromManifest := false
 	switch {
 	case inLedger && rec.SHA256 == e.SHA256 && rec.Extra["content_hash"] != "":
 		hash = rec.Extra["content_hash"]
 	case hashOnTheWay && !im.cfg.DryRun:
+		// A file of one block is not hashed here at all: its content_hash
+		// follows from the manifest's sha256, and sent with the bytes it
+		// makes Dropbox refuse any that are not the manifest's. Larger
+		// files are hashed on the way.
+		if sum, err := hex.DecodeString(e.SHA256); err == nil {
+			if ch, ok := dropboxhash.OfOneBlock(sum, e.Size); ok {
+				hash, fromManifest = hex.EncodeToString(ch), true
+			}
+		}
 	default:
 		sha, ch, n, err := localHashes(snap, e.Path)
 		if err != nil {
@@ -198,6 +212,9 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if fromManifest && hashMismatch(err) {
+			err = explainMismatch(snap, e, hash)
+		}
 		r.fail(j, fmt.Errorf("upload %s: %w", e.Path, err))
 		return nil
 	}
@@ -207,6 +224,28 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// hashMismatch reports whether Dropbox refused an upload's bytes as not
+// those of the content_hash sent with them.
+func hashMismatch(err error) bool {
+	var se files.UploadSessionStartAPIError
+	return errors.As(err, &se) && se.EndpointError != nil && se.EndpointError.Tag == files.UploadSessionStartErrorContentHashMismatch
+}
+
+// explainMismatch says why the bytes of e that Dropbox received did not
+// match the content_hash ch that the manifest gives them: the snapshot
+// file no longer holds the manifest's bytes, or (if it still does) they
+// changed on the way.
+func explainMismatch(snap snapshot.Files, e mapping.Entry, ch string) error {
+	sha, _, _, err := localHashes(snap, e.Path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", e.Path, err)
+	}
+	if sha != e.SHA256 {
+		return changed(e, sha)
+	}
+	return fmt.Errorf("Dropbox received other bytes than %s holds (content_hash %s expected); nothing was committed", e.Path, ch)
 }
 
 // changed is the error for a snapshot file whose bytes (sha256 sha) are

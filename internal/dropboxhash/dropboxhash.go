@@ -132,3 +132,14 @@ func (p *Pair) ContentHash() []byte {
 	s := sha256.Sum256(p.sha.Sum(nil))
 	return s[:]
 }
+
+// OfOneBlock returns the content hash of size bytes whose SHA-256 is sum.
+// Only a stream of one block has one that follows from its SHA-256 (the
+// hash of that digest), so ok is false unless 0 < size <= BlockSize.
+func OfOneBlock(sum []byte, size int64) (ch []byte, ok bool) {
+	if size <= 0 || size > BlockSize || len(sum) != sha256.Size {
+		return nil, false
+	}
+	s := sha256.Sum256(sum)
+	return s[:], true
+}

@@ -152,6 +152,28 @@ func TestPairIsBothHashes(t *testing.T) {
 	}
 }
 
+func TestOfOneBlock(t *testing.T) {
+	data := make([]byte, BlockSize+1)
+	rand.NewChaCha8([32]byte{3}).Read(data)
+	for _, size := range []int{1, 100 << 10, BlockSize} {
+		s := sha256.Sum256(data[:size])
+		ch, ok := OfOneBlock(s[:], int64(size))
+		if !ok || hex.EncodeToString(ch) != reference(data[:size]) {
+			t.Errorf("%d bytes: OfOneBlock = %x, %v; want %s", size, ch, ok, reference(data[:size]))
+		}
+	}
+	// Nothing, or more than a block, has no such shortcut.
+	for _, size := range []int{0, BlockSize + 1} {
+		s := sha256.Sum256(data[:size])
+		if ch, ok := OfOneBlock(s[:], int64(size)); ok {
+			t.Errorf("%d bytes: OfOneBlock = %x, want none", size, ch)
+		}
+	}
+	if _, ok := OfOneBlock([]byte{1, 2}, 5); ok {
+		t.Error("a short digest was taken")
+	}
+}
+
 func FuzzPair(f *testing.F) {
 	f.Add([]byte("abc"), uint16(1))
 	f.Fuzz(func(t *testing.T, b []byte, chunk uint16) {
