@@ -188,7 +188,11 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 		if hash != "" {
 			// The hash is known already: sending it makes Dropbox check
 			// the bytes, and stops the SDK reading the file a second time.
-			res, err := im.client.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{Close: true, ContentHash: hash}, files.WithoutAutoContentHash(f))
+			fctx, err := withFile(ctx, f)
+			if err != nil {
+				return retry.Permanent(err)
+			}
+			res, err := im.client.UploadSessionStartContext(fctx, &files.UploadSessionStartArg{Close: true, ContentHash: hash}, files.WithoutAutoContentHash(f))
 			if err != nil {
 				return err
 			}
