@@ -98,9 +98,6 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 	// first: to compare with the file there, or for a large file's
 	// resumable session.
 	hashOnTheWay := !exists && e.Size <= im.cfg.SessionThreshold
-	// fromManifest: hash is what the manifest's sha256 makes it, not what
-	// was read (a file of one block, most photos).
-	fromManifest := false
 	switch {
 	case inLedger && rec.SHA256 == e.SHA256 && rec.Extra["content_hash"] != "":
 		hash = rec.Extra["content_hash"]
@@ -111,7 +108,7 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 		// files are hashed on the way.
 		if sum, err := hex.DecodeString(e.SHA256); err == nil {
 			if ch, ok := dropboxhash.OfOneBlock(sum, e.Size); ok {
-				hash, fromManifest = hex.EncodeToString(ch), true
+				hash = hex.EncodeToString(ch)
 			}
 		}
 	default:
@@ -216,7 +213,9 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if fromManifest && hashMismatch(err) {
+		if hash != "" && hashMismatch(err) {
+			// Sent with a content_hash (the manifest's, the ledger's or
+			// one just read): the file is read to say why.
 			err = explainMismatch(snap, e, hash)
 		}
 		r.fail(j, fmt.Errorf("upload %s: %w", e.Path, err))
@@ -238,9 +237,9 @@ func hashMismatch(err error) bool {
 }
 
 // explainMismatch says why the bytes of e that Dropbox received did not
-// match the content_hash ch that the manifest gives them: the snapshot
-// file no longer holds the manifest's bytes, or (if it still does) they
-// changed on the way.
+// match the content_hash ch sent with them: the snapshot file no longer
+// holds the manifest's bytes, or (if it still does) they changed on the
+// way or while it was sent.
 func explainMismatch(snap snapshot.Files, e mapping.Entry, ch string) error {
 	sha, _, _, err := localHashes(snap, e.Path)
 	if err != nil {
@@ -249,7 +248,7 @@ func explainMismatch(snap snapshot.Files, e mapping.Entry, ch string) error {
 	if sha != e.SHA256 {
 		return changed(e, sha)
 	}
-	return fmt.Errorf("Dropbox received other bytes than %s holds (content_hash %s expected); nothing was committed", e.Path, ch)
+	return fmt.Errorf("Dropbox received other bytes than %s holds (content_hash %s expected); nothing was committed, run the import again", e.Path, ch)
 }
 
 // changed is the error for a snapshot file whose bytes (sha256 sha) are
