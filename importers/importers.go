@@ -73,6 +73,16 @@ type WrittenLister interface {
 	ListWritten(ctx context.Context, kind mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error]
 }
 
+// A KindsLister is an Importer that reads its whole destination to list
+// any one whole-file kind (a recursive listing, with the kind told by
+// each path), so that verify would read it once per kind: it lists
+// several kinds in that one reading. It yields what List would for each
+// of kinds (Remote.Kind says which), or with led not nil what
+// ListWritten would.
+type KindsLister interface {
+	ListKinds(ctx context.Context, kinds []mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error]
+}
+
 // An Accounter is an Importer that writes into one account of a service
 // and can name it. Account returns the account's stable identity as the
 // service gives it (a Drive user's permissionId, a Dropbox account_id, a

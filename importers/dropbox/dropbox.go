@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -479,24 +480,45 @@ func (im *Importer) ListWritten(ctx context.Context, kind mapping.Kind, led *led
 	if !snapshot.WholeFile(kind) {
 		return im.List(ctx, kind)
 	}
+	return im.ListKinds(ctx, []mapping.Kind{kind}, led)
+}
+
+// ListKinds implements importers.KindsLister: every whole-file kind
+// comes from the same recursive listing of the folder, read once here
+// for all of kinds.
+func (im *Importer) ListKinds(ctx context.Context, kinds []mapping.Kind, led *ledger.Ledger) iter.Seq2[mapping.Remote, error] {
 	return func(yield func(mapping.Remote, error) bool) {
-		dest, err := importers.LedgerKey(ctx, im)
-		if err != nil {
-			yield(mapping.Remote{}, err)
-			return
+		dest := ""
+		if led != nil {
+			var err error
+			if dest, err = importers.LedgerKey(ctx, im); err != nil {
+				yield(mapping.Remote{}, err)
+				return
+			}
 		}
-		for r, err := range im.List(ctx, kind) {
+		for f, err := range im.walk(ctx) {
 			if err != nil {
-				yield(r, err)
+				yield(mapping.Remote{}, err)
 				return
 			}
-			rec, ok, err := led.Get(dest, r.Path)
-			if err != nil {
-				yield(r, err)
-				return
+			rel := decodePath(f.path)
+			kind := snapshot.KindOf(rel)
+			if !snapshot.WholeFile(kind) || !slices.Contains(kinds, kind) {
+				continue
 			}
-			if ok && r.Hash != "" && rec.Extra["content_hash"] == r.Hash && rec.Extra[xSession] == "" && rec.SHA256 != "" {
-				r.SHA256 = rec.SHA256
+			r := mapping.Remote{Kind: kind, Path: rel, Size: f.size, Hash: f.hash}
+			if kind == mapping.KindMedia {
+				r.Key = strings.TrimPrefix(rel, snapshot.MediaDir+"/")
+			}
+			if led != nil && r.Hash != "" {
+				rec, ok, err := led.Get(dest, r.Path)
+				if err != nil {
+					yield(r, err)
+					return
+				}
+				if ok && rec.Extra["content_hash"] == r.Hash && rec.Extra[xSession] == "" && rec.SHA256 != "" {
+					r.SHA256 = rec.SHA256
+				}
 			}
 			if !yield(r, nil) {
 				return
@@ -601,25 +623,7 @@ func (im *Importer) List(ctx context.Context, kind mapping.Kind) iter.Seq2[mappi
 	case mapping.KindCall:
 		return im.listRecords(ctx, kind, snapshot.CallsPath)
 	}
-	return func(yield func(mapping.Remote, error) bool) {
-		for f, err := range im.walk(ctx) {
-			if err != nil {
-				yield(mapping.Remote{}, err)
-				return
-			}
-			rel := decodePath(f.path)
-			if snapshot.KindOf(rel) != kind {
-				continue
-			}
-			r := mapping.Remote{Kind: kind, Path: rel, Size: f.size, Hash: f.hash}
-			if kind == mapping.KindMedia {
-				r.Key = strings.TrimPrefix(rel, snapshot.MediaDir+"/")
-			}
-			if !yield(r, nil) {
-				return
-			}
-		}
-	}
+	return im.ListKinds(ctx, []mapping.Kind{kind}, nil)
 }
 
 func (im *Importer) listRecords(ctx context.Context, kind mapping.Kind, doc string) iter.Seq2[mapping.Remote, error] {

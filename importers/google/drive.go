@@ -11,6 +11,7 @@ import (
 	"iter"
 	"mime"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -726,6 +727,14 @@ func (im *Importer) newID(ctx context.Context) (string, error) {
 
 // listFiles yields the whole files of one kind that Drive holds.
 func (im *Importer) listFiles(ctx context.Context, kind mapping.Kind) iter.Seq2[mapping.Remote, error] {
+	return im.ListKinds(ctx, []mapping.Kind{kind}, nil)
+}
+
+// ListKinds implements importers.KindsLister: the files of every kind
+// come from one query on the destination's tag (loadTree), read once
+// here for all of kinds. Drive's listing carries each file's sha256, so
+// led is not needed.
+func (im *Importer) ListKinds(ctx context.Context, kinds []mapping.Kind, _ *ledger.Ledger) iter.Seq2[mapping.Remote, error] {
 	return func(yield func(mapping.Remote, error) bool) {
 		t, err := im.loadTree(ctx)
 		if err != nil {
@@ -737,7 +746,8 @@ func (im *Importer) listFiles(ctx context.Context, kind mapping.Kind) iter.Seq2[
 		im.streamMu.Unlock()
 		for _, p := range sortedKeys(t.files) {
 			for _, f := range t.files[p] {
-				if f.props[apKind] != string(kind) {
+				kind := mapping.Kind(f.props[apKind])
+				if !slices.Contains(kinds, kind) {
 					continue
 				}
 				if !yield(f.remote(kind, p), nil) {

@@ -174,6 +174,8 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		return nil
 	}
 	unheld := map[mapping.Kind]*Row{}
+	var together []mapping.Kind // whole-file kinds a KindsLister lists in one reading
+	kl, _ := imp.(importers.KindsLister)
 	for _, k := range mapping.Kinds {
 		if !importers.Holds(imp, k) {
 			unheld[k] = &Row{Kind: k, NotChecked: true}
@@ -184,8 +186,17 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			// Listed below, only if its document differs.
 			continue
 		}
+		if kl != nil && snapshot.WholeFile(k) && !l.looks(k) {
+			together = append(together, k)
+			continue
+		}
 		if err := list(k); err != nil {
 			return res, err
+		}
+	}
+	if len(together) > 0 {
+		if err := listTogether(ctx, kl, together, wl, led, rows, remote); err != nil {
+			return res, fmt.Errorf("verify: list %v at %s: %w", together, imp.Name(), err)
 		}
 	}
 	// deferred holds, in written mode, the record kinds whose entries are
@@ -439,6 +450,32 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	return res, nil
+}
+
+// listTogether lists the whole-file kinds ks in one reading of kl's
+// destination, as list does each of them (ListWritten's view when wl is
+// set).
+func listTogether(ctx context.Context, kl importers.KindsLister, ks []mapping.Kind, wl importers.WrittenLister, led *ledger.Ledger, rows map[mapping.Kind]*Row, remote map[mapping.Kind]map[heldKey]held) error {
+	if wl == nil {
+		led = nil
+	}
+	for _, k := range ks {
+		remote[k] = map[heldKey]held{}
+	}
+	for r, err := range kl.ListKinds(ctx, ks, led) {
+		if err != nil {
+			return err
+		}
+		m, ok := remote[r.Kind]
+		if !ok {
+			return fmt.Errorf("the listing of %v gave %s, a %s", ks, r.Path, r.Kind)
+		}
+		m[keyOf(remoteKey(r))] = hold(r)
+	}
+	for _, k := range ks {
+		rows[k].Destination = len(remote[k])
+	}
+	return nil
 }
 
 // heldDoc: e is the shared document of a kind imp takes record by record

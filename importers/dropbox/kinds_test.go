@@ -1,0 +1,76 @@
+package dropbox
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/verify"
+	"github.com/miexit/miexit/mapping"
+)
+
+// ListKinds gives, in one listing of the folder, what List gives kind by
+// kind, and verify reads the folder once for all the whole-file kinds
+// (notes, media, attachments) instead of once for each, in both of its
+// modes, finding the same.
+func TestVerifyListsTheFolderOnceForEveryWholeFileKind(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	led := openLedger(t)
+	ctx := context.Background()
+	im := f.importer()
+	if err := im.Import(ctx, snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	kinds := []mapping.Kind{mapping.KindNote, mapping.KindMedia, mapping.KindFile}
+	byKind := map[string]mapping.Remote{}
+	for _, k := range kinds {
+		for r, err := range im.List(ctx, k) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			byKind[string(k)+" "+r.Path] = r
+		}
+	}
+	lists := f.srv.Count(dropboxtest.RouteList)
+	together := map[string]mapping.Remote{}
+	for r, err := range im.ListKinds(ctx, kinds, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		together[string(r.Kind)+" "+r.Path] = r
+	}
+	if n := f.srv.Count(dropboxtest.RouteList) - lists; n != 1 {
+		t.Errorf("ListKinds listed the folder %d times, want 1", n)
+	}
+	if !maps.Equal(together, byKind) {
+		t.Errorf("ListKinds gave %v\nList kind by kind %v", slices.Sorted(maps.Keys(together)), slices.Sorted(maps.Keys(byKind)))
+	}
+	if len(byKind) < 5 {
+		t.Fatalf("the folder lists %d files of %v, want the sample's note, 3 media and an attachment at least", len(byKind), kinds)
+	}
+
+	for name, check := range map[string]func() (verify.Result, error){
+		"written": func() (verify.Result, error) { return verify.RunWritten(ctx, snap, f.importer(), led) },
+		"full":    func() (verify.Result, error) { return verify.Run(ctx, snap, f.importer(), led) },
+	} {
+		lists := f.srv.Count(dropboxtest.RouteList)
+		res, err := check()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.OK {
+			t.Errorf("%s check of a complete import: %+v", name, res)
+		}
+		if n := f.srv.Count(dropboxtest.RouteList) - lists; n != 1 {
+			t.Errorf("%s check listed the folder %d times, want 1", name, n)
+		}
+		for _, row := range res.Rows {
+			if slices.Contains(kinds, row.Kind) && (row.Destination != row.Source || row.Source == 0) {
+				t.Errorf("%s check, %s: %d at the destination, %d in the snapshot", name, row.Kind, row.Destination, row.Source)
+			}
+		}
+	}
+}
