@@ -144,10 +144,23 @@ type Looker interface {
 // wrote (a ledger record) that still matches e byte for byte.
 type Rechecker interface {
 	Recheck(ctx context.Context, e mapping.Entry, led *ledger.Ledger) (r mapping.Remote, ok bool, err error)
-	// ReadsRecordsFrom says whether List reads the records of kind k from
-	// their snapshot document at this destination, so that the document
-	// found byte for byte holds all of them.
+	RecordsReader
+}
+
+// A RecordsReader says whether List reads the records of kind k from
+// their snapshot document at this destination, so that the document
+// found byte for byte holds all of them, and a destination without the
+// document holds none. An importer that is not a RecordsReader reads the
+// records of every kind from their documents (see ReadsRecordsFrom).
+type RecordsReader interface {
 	ReadsRecordsFrom(k mapping.Kind) bool
+}
+
+// ReadsRecordsFrom reports whether imp reads the records of kind k from
+// their snapshot document (RecordsReader).
+func ReadsRecordsFrom(imp Importer, k mapping.Kind) bool {
+	rr, ok := imp.(RecordsReader)
+	return !ok || rr.ReadsRecordsFrom(k)
 }
 
 // A Finisher tells whether its last Import of snap ran to the end, and

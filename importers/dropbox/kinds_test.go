@@ -2,11 +2,15 @@ package dropbox
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
@@ -73,4 +77,69 @@ func TestVerifyListsTheFolderOnceForEveryWholeFileKind(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A snapshot of photos alone has no contacts, messages or calls, and the
+// folder holds no document of them: the final check finds that from its
+// one listing and downloads nothing. Once the folder holds a messages
+// document the snapshot lacks, it is read, and its messages are extra.
+func TestTheFinalCheckReadsNoDocumentThatIsNotThere(t *testing.T) {
+	f := newFixture(t)
+	snap := buildSnapshot(t, nil, nil)
+	ctx := context.Background()
+	photos := buildSnapshotMediaOnly(t)
+	led := openLedger(t)
+	if err := f.importer().Import(ctx, photos, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.RunWritten(ctx, photos, f.importer(), led)
+	if err != nil || !res.OK {
+		t.Fatalf("final check of a complete import: %+v, %v", res, err)
+	}
+	if n := f.srv.Count(dropboxtest.RouteDownload); n != 0 {
+		t.Errorf("the final check of a snapshot of photos downloaded %d documents, want none", n)
+	}
+
+	// Another snapshot's documents land in the same folder.
+	if err := f.importer().Import(ctx, snap, openLedger(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = verify.RunWritten(ctx, photos, f.importer(), led)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Count(dropboxtest.RouteDownload) == 0 {
+		t.Error("the folder holds documents now, and the final check read none of them")
+	}
+	for _, row := range res.Rows {
+		if row.Kind == mapping.KindMessage && row.Extra != 1 {
+			t.Errorf("messages: %+v, want the other snapshot's one message extra", row)
+		}
+	}
+}
+
+func buildSnapshotMediaOnly(t *testing.T) *snapshot.Reader {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, data := range []string{"photo one", "photo two"} {
+		p := fmt.Sprintf("DCIM/IMG_%d.jpg", i)
+		if err := w.AddMedia(ctx, mapping.Media{Path: p, Size: int64(len(data)), ModTime: modDate}, func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(data)), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := snapshot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -526,6 +526,15 @@ func (im *Importer) Recheck(ctx context.Context, e mapping.Entry, led *ledger.Le
 	return r.remote(e.Kind, e.Path), true, nil
 }
 
+// ListWritten implements importers.WrittenLister. Drive's listing gives
+// every file's sha256 as Drive computed it from what it holds, so nothing
+// is read back either way: what it adds to List is the final check of a
+// migrate comparing messages and calls record by record only when their
+// document at Drive is not the snapshot's (see ReadsRecordsFrom).
+func (im *Importer) ListWritten(ctx context.Context, kind mapping.Kind, _ *ledger.Ledger) iter.Seq2[mapping.Remote, error] {
+	return im.List(ctx, kind)
+}
+
 // ReadsRecordsFrom implements importers.Rechecker: messages and calls are
 // read back from their JSONL documents on Drive; contacts live in People.
 func (im *Importer) ReadsRecordsFrom(k mapping.Kind) bool {

@@ -182,7 +182,7 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			continue
 		}
 		rows[k] = &Row{Kind: k}
-		if wl != nil && !snapshot.WholeFile(k) {
+		if wl != nil && !snapshot.WholeFile(k) && importers.ReadsRecordsFrom(imp, k) {
 			// Listed below, only if its document differs.
 			continue
 		}
@@ -199,13 +199,14 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			return res, fmt.Errorf("verify: list %v at %s: %w", together, imp.Name(), err)
 		}
 	}
-	// deferred holds, in written mode, the record kinds whose entries are
-	// counted now and compared once the document's own entry (written
-	// after its records) says whether they need to be.
+	// deferred holds, in written mode, the record kinds read from their
+	// documents whose entries are counted now and compared once the
+	// document's own entry (written after its records) says whether they
+	// need to be.
 	deferred := map[mapping.Kind]bool{}
 	if wl != nil {
 		for _, k := range mapping.Kinds {
-			if !snapshot.WholeFile(k) && rows[k] != nil {
+			if !snapshot.WholeFile(k) && rows[k] != nil && importers.ReadsRecordsFrom(imp, k) {
 				deferred[k] = true
 			}
 		}
@@ -383,6 +384,12 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 			// The destination's document is the snapshot's, byte for
 			// byte, so it holds each of its records.
 			rows[k].Destination = rows[k].Source
+			continue
+		}
+		if _, listed := docs[doc]; !listed && rows[k].Source == 0 {
+			// The snapshot has none of k, and the destination shows no
+			// document to read any from: nothing to compare and nothing
+			// extra, found without reading the destination again.
 			continue
 		}
 		if err := list(k); err != nil {
