@@ -159,6 +159,32 @@ type Importer struct {
 
 	acctMu sync.Mutex
 	acct   string // the account_id, once looked up
+
+	// streamed is what the folder holds after a stream of files
+	// (StreamFiles) that ended cleanly: its listing at the start, with
+	// every file it committed. The Import after it goes on from there
+	// rather than listing the folder again, as Drive's does.
+	streamedMu sync.Mutex
+	streamed   *streamedFolder
+}
+
+// streamedFolder is the folder as a stream left it, for the ledger key
+// dest.
+type streamedFolder struct {
+	dest string
+	have map[string]remoteFile
+}
+
+// takeStreamed returns, once, what the last clean stream into dest left.
+func (im *Importer) takeStreamed(dest string) map[string]remoteFile {
+	im.streamedMu.Lock()
+	defer im.streamedMu.Unlock()
+	sf := im.streamed
+	im.streamed = nil
+	if sf == nil || sf.dest != dest {
+		return nil
+	}
+	return sf.have
 }
 
 var (
@@ -393,9 +419,11 @@ func (im *Importer) Import(ctx context.Context, snap *snapshot.Reader, led *ledg
 	if err != nil {
 		return err
 	}
-	have, err := im.held(ctx)
-	if err != nil {
-		return err
+	have := im.takeStreamed(dest)
+	if have == nil {
+		if have, err = im.held(ctx); err != nil {
+			return err
+		}
 	}
 	names, err := im.plan(snap, led, dest)
 	if err != nil {
@@ -529,8 +557,12 @@ func (im *Importer) ListKinds(ctx context.Context, kinds []mapping.Kind, led *le
 
 // StreamFiles implements importers.FileStreamer: migrate uploads each
 // media file as soon as the export has it, and small ones are committed
-// in batches as in Import (the last by Close). The Import after the
-// export lists the folder again and finds them by their content hash.
+// in batches as in Import (the last by Close). When the stream ends
+// without a failure, the Import after the export goes on from the
+// listing it made at its start, with every file it committed (as Dropbox
+// described each in its answer), and finds them there by their content
+// hash; after any failure it lists the folder again. The final check
+// lists the folder anew either way.
 //
 // Names follow Import's plan where it can know them: every name a
 // ledger record holds for this folder is claimed first, so no file named
@@ -607,7 +639,13 @@ func (s *sink) ImportFile(ctx context.Context, e mapping.Entry) error {
 func (s *sink) Close() error {
 	close(s.commits)
 	err := <-s.committed
+	clean := err == nil && s.ctx.Err() == nil && s.run.failed.Load() == 0
 	s.cancel()
+	if clean {
+		s.im.streamedMu.Lock()
+		s.im.streamed = &streamedFolder{dest: s.dest, have: s.run.have}
+		s.im.streamedMu.Unlock()
+	}
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/miexit/miexit/internal/dropboxtest"
+	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/verify"
@@ -140,5 +141,119 @@ func TestWrittenCheckTrustsWhatItWroteAndFindsWhatChangedThere(t *testing.T) {
 	}
 	if res.OK || !found[gone] || !found[bad] {
 		t.Errorf("the written check found %+v, want %s and %s", res.Problems, gone, bad)
+	}
+}
+
+// streamMedia hands every media file of snap to a stream on im, as
+// migrate does during the export, and closes it.
+func streamMedia(t *testing.T, im *Importer, snap *snapshot.Reader, led *ledger.Ledger) *tally {
+	t.Helper()
+	ctx := context.Background()
+	rep := &tally{}
+	sink, err := im.StreamFiles(ctx, snapshot.Folder(snap.Dir()), led, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e, err := range snap.Files() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == mapping.KindMedia {
+			if err := sink.ImportFile(ctx, e); err != nil {
+				t.Fatalf("ImportFile(%s): %v", e.Path, err)
+			}
+		}
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// After a stream that ended cleanly, the Import goes on from the
+// stream's own listing and what it committed: it does not list the
+// folder again, sends none of the streamed files again, and a file the
+// stream kept aside (someone else's at a photo's name) is not kept aside
+// twice. The final check, which lists the folder for real, passes.
+func TestTheImportAfterACleanStreamDoesNotListAgain(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	led := openLedger(t)
+	ctx := context.Background()
+	foreign := f.folder + "/media/DCIM/相机/照片 一.jpg"
+	if err := f.srv.Put(foreign, []byte("someone else's photo"), modDate); err != nil {
+		t.Fatal(err)
+	}
+	im := f.importer()
+	streamed := streamMedia(t, im, snap, led)
+	if n := streamed.Count("import", mapping.KindMedia, progress.Copied); n != 3 {
+		t.Fatalf("the stream copied %d photos, want 3", n)
+	}
+	lists, starts := f.srv.Count(dropboxtest.RouteList), f.srv.Count(dropboxtest.RouteStart)
+	rep := &tally{}
+	if err := im.Import(ctx, snap, led, rep); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.Count(dropboxtest.RouteList) - lists; n != 0 {
+		t.Errorf("the import after a clean stream listed the folder %d times", n)
+	}
+	if n := rep.Count("import", mapping.KindMedia, progress.Unchanged); n != 3 {
+		t.Errorf("the import after the stream found %d photos in place, want 3", n)
+	}
+	if n := rep.Count("import", "", progress.Copied); n == 0 || f.srv.Count(dropboxtest.RouteStart)-starts != n {
+		t.Errorf("the import after the stream copied %d items in %d uploads, want the documents, each once", n, f.srv.Count(dropboxtest.RouteStart)-starts)
+	}
+	kept := 0
+	for _, got := range f.srv.Files() {
+		if strings.Contains(got.Path, "kept by miexit") {
+			kept++
+		}
+	}
+	if kept != 1 {
+		t.Errorf("%d files kept aside, want the foreign photo once", kept)
+	}
+	res, err := verify.RunWritten(ctx, snap, f.importer(), led)
+	if err != nil || !res.OK {
+		t.Fatalf("final check: %+v, %v", res, err)
+	}
+
+	// The next Import on the same importer has no stream before it: it
+	// lists the folder.
+	lists = f.srv.Count(dropboxtest.RouteList)
+	if err := im.Import(ctx, snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Count(dropboxtest.RouteList) == lists {
+		t.Error("a second Import trusted a stream that was already used")
+	}
+}
+
+// After a stream with a failure, what it knows of the folder may be
+// short of what Dropbox holds (an answer lost on the way), so the Import
+// lists the folder again, and sends what the stream could not.
+func TestTheImportAfterAStreamThatFailedListsAgain(t *testing.T) {
+	f := newFixture(t)
+	snap := defaultSample(t)
+	led := openLedger(t)
+	ctx := context.Background()
+	im := f.importer()
+	f.srv.FailBatchEntries(1, "too_many_shared_folder_targets_but_not_really")
+	streamed := streamMedia(t, im, snap, led)
+	if n := streamed.Count("import", mapping.KindMedia, progress.Copied); n != 2 {
+		t.Fatalf("the stream copied %d photos, want 2 of 3 (one entry refused)", n)
+	}
+	lists := f.srv.Count(dropboxtest.RouteList)
+	rep := &tally{}
+	if err := im.Import(ctx, snap, led, rep); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Count(dropboxtest.RouteList) == lists {
+		t.Error("the import after a stream with a failure did not list the folder")
+	}
+	if n := rep.Count("import", mapping.KindMedia, progress.Copied); n != 1 {
+		t.Errorf("the import after the stream copied %d photos, want the one refused", n)
+	}
+	if res, err := verify.RunWritten(ctx, snap, f.importer(), led); err != nil || !res.OK {
+		t.Fatalf("final check: %+v, %v", res, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,8 +30,34 @@ type runState struct {
 	led    *ledger.Ledger
 	dest   string // the ledger key: importers.LedgerKey
 	rep    progress.Reporter
-	have   map[string]remoteFile // read-only once the run starts
 	failed atomic.Int64
+
+	haveMu sync.Mutex
+	have   map[string]remoteFile // by lower-cased path in the folder
+}
+
+// at returns what the folder holds at rel, as listed or committed since.
+func (r *runState) at(rel string) (remoteFile, bool) {
+	r.haveMu.Lock()
+	defer r.haveMu.Unlock()
+	f, ok := r.have[strings.ToLower(rel)]
+	return f, ok
+}
+
+// landed notes a file committed at rel (or moved from it, when f is nil).
+func (r *runState) landed(rel string, f *remoteFile) {
+	r.haveMu.Lock()
+	defer r.haveMu.Unlock()
+	if f == nil {
+		delete(r.have, strings.ToLower(rel))
+		return
+	}
+	r.have[strings.ToLower(rel)] = *f
+}
+
+// rel is a full Dropbox path's place in the folder.
+func (r *runState) rel(remote string) string {
+	return strings.TrimPrefix(remote, r.im.cfg.Folder+"/")
 }
 
 func (r *runState) fail(j job, err error) {
@@ -61,6 +88,8 @@ func (r *runState) done(j job, meta *files.FileMetadata, hash string) error {
 	if err := r.remember(j, meta.Id, meta.Rev, hash); err != nil {
 		return err
 	}
+	rel := r.rel(j.remote)
+	r.landed(rel, &remoteFile{path: rel, id: meta.Id, rev: meta.Rev, hash: meta.ContentHash, size: int64(meta.Size)})
 	ev := progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.Copied, Bytes: int64(meta.Size)}
 	var notes []string
 	if j.mapped {
@@ -86,8 +115,7 @@ func (r *runState) one(ctx context.Context, snap snapshot.Files, j job, commits 
 	if err != nil {
 		return err
 	}
-	rel := strings.TrimPrefix(j.remote, im.cfg.Folder+"/")
-	cur, exists := r.have[strings.ToLower(rel)]
+	cur, exists := r.at(r.rel(j.remote))
 	hash, size := "", e.Size
 	// A small file new to the folder is not read once before it is sent:
 	// a file of one block goes with the content_hash its manifest sha256
@@ -437,6 +465,7 @@ func (r *runState) keepAside(ctx context.Context, p, rev string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("keep the different file at %s: %w", p, err)
 	}
+	r.landed(r.rel(p), nil)
 	return to, nil
 }
 
