@@ -229,6 +229,7 @@ func New(cfg Config) (*Importer, error) {
 		// hang the run; and every worker keeps its connection.
 		t.ResponseHeaderTimeout = 5 * time.Minute
 		t.MaxIdleConnsPerHost = cfg.Concurrency + 2
+		t.WriteBufferSize = 256 << 10
 		base = t
 	}
 	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, cfg.TokenSource), Base: headerTransport{base: base}}}

@@ -154,16 +154,34 @@ func New(ctx context.Context, p importers.Params) (*Importer, error) {
 		}
 		o.PeopleWritesPerMinute = n
 	}
+	var ts oauth2.TokenSource
 	if tok := os.Getenv(EnvToken); tok != "" {
-		o.HTTPClient = oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}))
+		ts = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"})
 	} else {
-		ts, err := TokenSource(ctx, p.ConfigDir, p.Log)
-		if err != nil {
+		var err error
+		if ts, err = TokenSource(ctx, p.ConfigDir, p.Log); err != nil {
 			return nil, err
 		}
-		o.HTTPClient = oauth2.NewClient(ctx, ts)
 	}
+	o.HTTPClient = &http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport(p.Concurrency)}}
 	return NewWith(ctx, o)
+}
+
+// transport is the HTTP transport for workers uploads at once: each
+// keeps its connection between requests (http.DefaultTransport keeps two
+// a host, so with four workers two connections were closed and opened
+// again around every request), and no overall timeout cuts a long upload
+// short, but a server that takes a request and never answers does not
+// hang the run.
+func transport(workers int) *http.Transport {
+	if workers <= 0 {
+		workers = 4
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = workers + 2
+	t.ResponseHeaderTimeout = 5 * time.Minute
+	t.WriteBufferSize = 256 << 10
+	return t
 }
 
 // NewWith builds the importer from explicit options.

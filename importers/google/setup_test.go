@@ -1,12 +1,15 @@
 package google
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/miexit/miexit/importers"
 	"github.com/miexit/miexit/internal/googletest"
+	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/oauthcli"
 	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/mapping"
@@ -106,5 +110,55 @@ func TestListMessagesReadsTheDocumentRecordByRecord(t *testing.T) {
 	missing, different := checkVerify(t, e.importer(t), e.snap)
 	if len(missing) != 0 || len(different) != 2 || different[1] != snapshot.MessagesPath {
 		t.Errorf("missing %v, different %v; want one message and the document", missing, different)
+	}
+}
+
+// The importer the destination string opens keeps one connection a
+// worker: http.DefaultTransport keeps two idle a host, so with four
+// workers two were closed and opened again around every upload (a TLS
+// handshake each, at Google).
+func TestEveryWorkerKeepsItsConnection(t *testing.T) {
+	srv := googletest.New()
+	t.Cleanup(srv.Close)
+	t.Setenv(EnvEndpoint, srv.URL)
+	t.Setenv(EnvToken, srv.Token)
+	ctx := context.Background()
+	const workers, photos = 4, 60
+	w, err := snapshot.Create(filepath.Join(t.TempDir(), "snap"), snapshot.Options{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range photos {
+		b := []byte(strings.Repeat("photo ", 100) + string(rune('a'+i%26)) + strconv.Itoa(i))
+		if err := w.AddMedia(ctx, mapping.Media{Path: "DCIM/IMG_" + strconv.Itoa(i) + ".jpg", Size: int64(len(b))}, func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := snapshot.Open(w.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := importers.Open(ctx, "google", importers.Params{SourceName: "test", ConfigDir: t.TempDir(), Concurrency: workers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.Close()
+	if err := im.Import(ctx, snap, led, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Count(googletest.EPUploadMultipart); n != photos {
+		t.Fatalf("%d uploads, want %d", n, photos)
+	}
+	if n := srv.Conns(); n > workers+2 {
+		t.Errorf("%d photos by %d workers took %d connections, want at most %d", photos, workers, n, workers+2)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/api/people/v1"
@@ -89,7 +90,8 @@ type Server struct {
 	// MaxContacts is the account's contact limit (25,000 by default).
 	MaxContacts int
 
-	ts *httptest.Server
+	ts    *httptest.Server
+	conns atomic.Int64 // connections accepted
 
 	// NoSHA256 leaves sha256Checksum out of file resources. Drive promises
 	// md5Checksum for files with binary content; sha256Checksum is
@@ -141,10 +143,18 @@ func New() *Server {
 	s.groups = append(s.groups, &people.ContactGroup{ResourceName: "contactGroups/myContacts", Name: "myContacts", FormattedName: "My Contacts", GroupType: "SYSTEM_CONTACT_GROUP"})
 	// URL is set before the server serves: handlers read it.
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
 	s.URL = "http://" + s.ts.Listener.Addr().String()
 	s.ts.Start()
 	return s
 }
+
+// Conns returns how many connections the server has accepted.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // Close stops the server.
 func (s *Server) Close() { s.ts.Close() }
