@@ -53,7 +53,7 @@ func open(ctx context.Context, p importers.Params) (importers.Importer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := graph.New(ts, graph.Options{Endpoint: os.Getenv(EnvEndpoint)})
+	c := graph.New(ts, graph.Options{Endpoint: os.Getenv(EnvEndpoint), Workers: p.Concurrency})
 	im, err := New(c, p)
 	if err != nil {
 		return nil, err

@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miexit/miexit/internal/quickxorhash"
@@ -44,13 +46,14 @@ type Options struct {
 
 // Server is the fake. Its methods are safe for concurrent use.
 type Server struct {
-	srv  *httptest.Server
-	opt  Options
-	mu   sync.Mutex
-	root *node
-	byID map[string]*node
-	sess map[string]*session
-	seq  int
+	srv   *httptest.Server
+	conns atomic.Int64 // connections accepted
+	opt   Options
+	mu    sync.Mutex
+	root  *node
+	byID  map[string]*node
+	sess  map[string]*session
+	seq   int
 	// driveID is what GET /me/drive answers (DefaultDriveID when empty).
 	driveID string
 
@@ -136,9 +139,18 @@ func NewServer(o Options) *Server {
 		retryAfter: "1",
 	}
 	s.root = s.newNode(nil, "root", true)
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	return s
 }
+
+// Conns returns how many connections the server has accepted.
+func (s *Server) Conns() int { return int(s.conns.Load()) }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
