@@ -95,8 +95,11 @@ type Options struct {
 	Params importers.Params
 	// Endpoint overrides Google's base URLs (see EnvEndpoint).
 	Endpoint string
-	// HTTPClient carries the credentials (an oauth2 client).
-	HTTPClient *http.Client
+	// HTTPClient carries the credentials (an oauth2 client); when nil,
+	// TokenSource's tokens go on the transport New uses (a connection
+	// kept for each worker).
+	HTTPClient  *http.Client
+	TokenSource oauth2.TokenSource
 	// Retry is the policy for every call; zero means defaults.
 	Retry retry.Policy
 	// ResumableThreshold and ChunkSize override the defaults (tests use
@@ -163,16 +166,17 @@ func New(ctx context.Context, p importers.Params) (*Importer, error) {
 			return nil, err
 		}
 	}
-	o.HTTPClient = &http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport(p.Concurrency)}}
+	o.TokenSource = ts
 	return NewWith(ctx, o)
 }
 
-// transport is the HTTP transport for workers uploads at once: each
-// keeps its connection between requests (http.DefaultTransport keeps two
-// a host, so with four workers two connections were closed and opened
-// again around every request), and no overall timeout cuts a long upload
-// short, but a server that takes a request and never answers does not
-// hang the run.
+// transport is the HTTP transport of an importer with workers requests
+// at once. Each keeps its connection between requests: with
+// http.DefaultTransport (two idle a host) and four workers, two
+// connections were closed and opened again around every request. No
+// overall timeout cuts a long upload short, but a server that takes a
+// request and never answers does not hang the run. The larger write
+// buffer sends a multipart upload's pieces in fewer writes.
 func transport(workers int) *http.Transport {
 	if workers <= 0 {
 		workers = 4
@@ -192,6 +196,9 @@ func NewWith(ctx context.Context, o Options) (*Importer, error) {
 	}
 	if p.Concurrency <= 0 {
 		p.Concurrency = 4
+	}
+	if o.HTTPClient == nil && o.TokenSource != nil {
+		o.HTTPClient = &http.Client{Transport: &oauth2.Transport{Source: o.TokenSource, Base: transport(p.Concurrency)}}
 	}
 	if o.HTTPClient == nil {
 		return nil, errors.New("google: no HTTP client with credentials")

@@ -177,9 +177,9 @@ func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader,
 		return nil, err
 	}
 	gim, err := google.NewWith(ctx, google.Options{
-		Params:     importers.Params{SourceName: "bench", Log: c.Log},
-		Endpoint:   hello.URL,
-		HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: hello.Token})),
+		Params:      importers.Params{SourceName: "bench", Log: c.Log},
+		Endpoint:    hello.URL,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: hello.Token}),
 	})
 	if err != nil {
 		stop()
@@ -254,9 +254,9 @@ func contactsRow(ctx context.Context, c Config, t *fakeTB, vcf, dir string) (Row
 	gs := googletest.New()
 	t.Cleanup(gs.Close)
 	im, err := google.NewWith(ctx, google.Options{
-		Params:     importers.Params{SourceName: "bench", Log: c.Log},
-		Endpoint:   gs.URL,
-		HTTPClient: oauth2.NewClient(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gs.Token})),
+		Params:      importers.Params{SourceName: "bench", Log: c.Log},
+		Endpoint:    gs.URL,
+		TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: gs.Token}),
 	})
 	if err != nil {
 		return Row{}, err
