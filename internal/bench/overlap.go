@@ -31,6 +31,7 @@ const (
 // overlapped it costs about the slower of the two, not their sum.
 func remoteMigrateRow(ctx context.Context, c Config, kind, phone, work string, importDur time.Duration) (Row, error) {
 	c.Log.Info("export alone", "phone", phone)
+	c.settle(phone)
 	t0 := time.Now()
 	if _, err := pipeline.Export(ctx, "archive:"+phone, filepath.Join(work, "export-alone"), pipeline.Options{StateDir: filepath.Join(work, "export-state"), Log: c.Log}); err != nil {
 		return Row{}, fmt.Errorf("export %s: %w", phone, err)
@@ -58,6 +59,9 @@ func remoteMigrateRow(ctx context.Context, c Config, kind, phone, work string, i
 		}()
 	}
 	state := filepath.Join(work, "migrate-state")
+	// The export alone's copy is written back first, not during the
+	// migrate.
+	c.settle(phone)
 	t0 = time.Now()
 	res, err := pipeline.Migrate(ctx, "archive:"+phone, dst, "", pipeline.Options{StateDir: state, ConfigDir: filepath.Join(state, "config"), Log: c.Log})
 	d := time.Since(t0)

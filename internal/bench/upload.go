@@ -155,6 +155,7 @@ func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader,
 	}
 
 	c.Log.Info("raw upload", "files", len(files), "apart", apart)
+	c.settle(snap.Dir())
 	hello, stop, err := serve("raw")
 	if err != nil {
 		return nil, err
@@ -185,6 +186,7 @@ func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader,
 		stop()
 		return nil, err
 	}
+	c.settle(snap.Dir())
 	cpu0 = cpuSelf()
 	d, err := timeImport(ctx, gim, snap, filepath.Join(t.dir, "drive"+suffix+"-ledger.db"))
 	cpu = cpuSelf() - cpu0
@@ -212,6 +214,7 @@ func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader,
 		stop()
 		return nil, err
 	}
+	c.settle(snap.Dir())
 	cpu0 = cpuSelf()
 	d, err = timeImport(ctx, dim, snap, filepath.Join(t.dir, "dropbox"+suffix+"-ledger.db"))
 	cpu = cpuSelf() - cpu0
