@@ -2,15 +2,12 @@ package dropbox
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/miexit/miexit/importers/importertest"
 	"github.com/miexit/miexit/internal/dropboxtest"
-	"github.com/miexit/miexit/internal/snapshot"
 	"github.com/miexit/miexit/internal/verify"
 	"github.com/miexit/miexit/mapping"
 )
@@ -87,7 +84,7 @@ func TestTheFinalCheckReadsNoDocumentThatIsNotThere(t *testing.T) {
 	f := newFixture(t)
 	snap := buildSnapshot(t, nil, nil)
 	ctx := context.Background()
-	photos := buildSnapshotMediaOnly(t)
+	photos := importertest.Photos(t, t.TempDir(), 2)
 	led := openLedger(t)
 	if err := f.importer().Import(ctx, photos, led, nil); err != nil {
 		t.Fatal(err)
@@ -116,30 +113,4 @@ func TestTheFinalCheckReadsNoDocumentThatIsNotThere(t *testing.T) {
 			t.Errorf("messages: %+v, want the other snapshot's one message extra", row)
 		}
 	}
-}
-
-func buildSnapshotMediaOnly(t *testing.T) *snapshot.Reader {
-	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, data := range []string{"photo one", "photo two"} {
-		p := fmt.Sprintf("DCIM/IMG_%d.jpg", i)
-		if err := w.AddMedia(ctx, mapping.Media{Path: p, Size: int64(len(data)), ModTime: modDate}, func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(strings.NewReader(data)), nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r, err := snapshot.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }

@@ -1,21 +1,19 @@
 package google
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
 
 	"github.com/miexit/miexit/importers"
+	"github.com/miexit/miexit/importers/importertest"
 	"github.com/miexit/miexit/internal/googletest"
 	"github.com/miexit/miexit/internal/ledger"
 	"github.com/miexit/miexit/internal/oauthcli"
@@ -124,25 +122,7 @@ func TestEveryWorkerKeepsItsConnection(t *testing.T) {
 	t.Setenv(EnvToken, srv.Token)
 	ctx := context.Background()
 	const workers, photos = 4, 60
-	w, err := snapshot.Create(filepath.Join(t.TempDir(), "snap"), snapshot.Options{Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range photos {
-		b := []byte(strings.Repeat("photo ", 100) + string(rune('a'+i%26)) + strconv.Itoa(i))
-		if err := w.AddMedia(ctx, mapping.Media{Path: "DCIM/IMG_" + strconv.Itoa(i) + ".jpg", Size: int64(len(b))}, func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(b)), nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := snapshot.Open(w.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := importertest.Photos(t, filepath.Join(t.TempDir(), "snap"), photos)
 	im, err := importers.Open(ctx, "google", importers.Params{SourceName: "test", ConfigDir: t.TempDir(), Concurrency: workers})
 	if err != nil {
 		t.Fatal(err)

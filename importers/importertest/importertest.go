@@ -454,6 +454,31 @@ func Build(t *testing.T, dir, tag string) *snapshot.Reader {
 	return Snapshot(t, dir)
 }
 
+// Photos writes a snapshot of n small photos alone (no contacts,
+// messages, calls or notes), each with its own bytes, into dir and opens
+// it.
+func Photos(t *testing.T, dir string, n int) *snapshot.Reader {
+	t.Helper()
+	ctx := context.Background()
+	w, err := snapshot.Create(dir, snapshot.Options{Source: "test:photos"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		data := append(jpegBytes(byte(i)), fmt.Sprint(i)...)
+		if err := w.AddMedia(ctx, mapping.Media{Path: fmt.Sprintf("DCIM/Camera/IMG_%05d.jpg", i), Size: int64(len(data))}, func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}); err != nil {
+			w.Abort()
+			t.Fatal(err)
+		}
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return Snapshot(t, dir)
+}
+
 func jpegBytes(seed byte) []byte {
 	b := []byte{0xFF, 0xD8, 0xFF, 0xE0}
 	for i := 0; i < 300; i++ {

@@ -1,17 +1,12 @@
 package onedrive
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/miexit/miexit/importers"
-	"github.com/miexit/miexit/internal/snapshot"
-	"github.com/miexit/miexit/mapping"
+	"github.com/miexit/miexit/importers/importertest"
 )
 
 // The importer the destination string opens keeps one connection a
@@ -23,25 +18,7 @@ func TestEveryWorkerKeepsItsConnection(t *testing.T) {
 	t.Setenv(EnvToken, e.fake.Token())
 	ctx := context.Background()
 	const workers, photos = 4, 200
-	w, err := snapshot.Create(filepath.Join(t.TempDir(), "snap"), snapshot.Options{Source: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range photos {
-		b := []byte(strings.Repeat("photo ", 100) + strconv.Itoa(i))
-		if err := w.AddMedia(ctx, mapping.Media{Path: "DCIM/IMG_" + strconv.Itoa(i) + ".jpg", Size: int64(len(b))}, func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(b)), nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := snapshot.Open(w.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := importertest.Photos(t, filepath.Join(t.TempDir(), "snap"), photos)
 	im, err := importers.Open(ctx, "onedrive:/Backups", importers.Params{SourceName: "test", Concurrency: workers})
 	if err != nil {
 		t.Fatal(err)
