@@ -1,6 +1,7 @@
 package google
 
 import (
+	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -697,7 +698,17 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e 
 		defer f.Close()
 		m := *meta
 		m.Id = id
-		out, err = im.drive.Files.Create(&m).Media(f, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
+		// The client copies the file into its multipart pipe; from the
+		// file itself that is a 32 KiB read and a pipe hand-off at a
+		// time (os.File's WriteTo). Read through a 256 KiB buffer
+		// (WriteTo hidden, so bufio's own is used), a photo is a read
+		// or two: media -> fake Drive, miexit's CPU 0.52-0.57 ->
+		// 0.47-0.50 s.
+		br := mediaBufs.Get().(*bufio.Reader)
+		defer func() { br.Reset(nil); mediaBufs.Put(br) }()
+		br.Reset(struct{ io.Reader }{f})
+		media := br
+		out, err = im.drive.Files.Create(&m).Media(media, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
 			Fields(fileFields).Context(ctx).Do()
 		return err
 	})
@@ -708,6 +719,10 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e 
 	md, err := im.check(ctx, snap, e, out)
 	return out, md, err
 }
+
+// mediaBufs hold the read buffers of multipart uploads, one for each
+// upload at once.
+var mediaBufs = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
 
 // newID takes an id for a new file from files.generateIds, asking for a
 // hundred at a time.
