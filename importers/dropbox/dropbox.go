@@ -49,6 +49,7 @@ import (
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/retry"
 	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/transport"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -223,14 +224,7 @@ func New(cfg Config) (*Importer, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// No overall timeout (a 64 MiB chunk on a slow uplink takes long),
-		// but a server that takes the request and never answers must not
-		// hang the run; and every worker keeps its connection.
-		t.ResponseHeaderTimeout = 5 * time.Minute
-		t.MaxIdleConnsPerHost = cfg.Concurrency + 2
-		t.WriteBufferSize = 256 << 10
-		base = t
+		base = transport.ForWorkers(cfg.Concurrency)
 	}
 	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, cfg.TokenSource), Base: headerTransport{base: base}}}
 	dc := dropbox.Config{Client: hc, LogLevel: dropbox.LogOff}

@@ -44,15 +44,18 @@ func (r *runState) at(rel string) (remoteFile, bool) {
 	return f, ok
 }
 
-// landed notes a file committed at rel (or moved from it, when f is nil).
-func (r *runState) landed(rel string, f *remoteFile) {
+// landed notes a file committed at rel.
+func (r *runState) landed(rel string, f remoteFile) {
 	r.haveMu.Lock()
 	defer r.haveMu.Unlock()
-	if f == nil {
-		delete(r.have, strings.ToLower(rel))
-		return
-	}
-	r.have[strings.ToLower(rel)] = *f
+	r.have[strings.ToLower(rel)] = f
+}
+
+// moved notes that the file at rel was moved away (kept aside).
+func (r *runState) moved(rel string) {
+	r.haveMu.Lock()
+	defer r.haveMu.Unlock()
+	delete(r.have, strings.ToLower(rel))
 }
 
 // rel is a full Dropbox path's place in the folder.
@@ -89,7 +92,7 @@ func (r *runState) done(j job, meta *files.FileMetadata, hash string) error {
 		return err
 	}
 	rel := r.rel(j.remote)
-	r.landed(rel, &remoteFile{path: rel, id: meta.Id, rev: meta.Rev, hash: meta.ContentHash, size: int64(meta.Size)})
+	r.landed(rel, remoteFile{path: rel, id: meta.Id, rev: meta.Rev, hash: meta.ContentHash, size: int64(meta.Size)})
 	ev := progress.Event{Phase: "import", Kind: j.e.Kind, Item: j.e.Path, Action: progress.Copied, Bytes: int64(meta.Size)}
 	var notes []string
 	if j.mapped {
@@ -465,7 +468,7 @@ func (r *runState) keepAside(ctx context.Context, p, rev string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("keep the different file at %s: %w", p, err)
 	}
-	r.landed(r.rel(p), nil)
+	r.moved(r.rel(p))
 	return to, nil
 }
 

@@ -707,8 +707,7 @@ func (im *Importer) uploadMultipart(ctx context.Context, snap snapshot.Files, e 
 		br := mediaBufs.Get().(*bufio.Reader)
 		defer func() { br.Reset(nil); mediaBufs.Put(br) }()
 		br.Reset(struct{ io.Reader }{f})
-		media := br
-		out, err = im.drive.Files.Create(&m).Media(media, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
+		out, err = im.drive.Files.Create(&m).Media(br, googleapi.ChunkSize(0), googleapi.ContentType(meta.MimeType)).
 			Fields(fileFields).Context(ctx).Do()
 		return err
 	})

@@ -32,6 +32,7 @@ import (
 	"github.com/miexit/miexit/internal/progress"
 	"github.com/miexit/miexit/internal/retry"
 	"github.com/miexit/miexit/internal/snapshot"
+	"github.com/miexit/miexit/internal/transport"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -170,24 +171,6 @@ func New(ctx context.Context, p importers.Params) (*Importer, error) {
 	return NewWith(ctx, o)
 }
 
-// transport is the HTTP transport of an importer with workers requests
-// at once. Each keeps its connection between requests: with
-// http.DefaultTransport (two idle a host) and four workers, two
-// connections were closed and opened again around every request. No
-// overall timeout cuts a long upload short, but a server that takes a
-// request and never answers does not hang the run. The larger write
-// buffer sends a multipart upload's pieces in fewer writes.
-func transport(workers int) *http.Transport {
-	if workers <= 0 {
-		workers = 4
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = workers + 2
-	t.ResponseHeaderTimeout = 5 * time.Minute
-	t.WriteBufferSize = 256 << 10
-	return t
-}
-
 // NewWith builds the importer from explicit options.
 func NewWith(ctx context.Context, o Options) (*Importer, error) {
 	p := o.Params
@@ -198,7 +181,7 @@ func NewWith(ctx context.Context, o Options) (*Importer, error) {
 		p.Concurrency = 4
 	}
 	if o.HTTPClient == nil && o.TokenSource != nil {
-		o.HTTPClient = &http.Client{Transport: &oauth2.Transport{Source: o.TokenSource, Base: transport(p.Concurrency)}}
+		o.HTTPClient = &http.Client{Transport: &oauth2.Transport{Source: o.TokenSource, Base: transport.ForWorkers(p.Concurrency)}}
 	}
 	if o.HTTPClient == nil {
 		return nil, errors.New("google: no HTTP client with credentials")

@@ -22,6 +22,7 @@ import (
 
 	"github.com/miexit/miexit/internal/fsutil"
 	"github.com/miexit/miexit/internal/retry"
+	"github.com/miexit/miexit/internal/transport"
 	"github.com/miexit/miexit/mapping"
 )
 
@@ -160,10 +161,7 @@ type Client struct {
 // worker and gives up on a server that takes a request and never answers.
 func NewClient(scheme string, base *url.URL, c Cred, hc *http.Client, conc int) *Client {
 	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = 5 * time.Minute
-		t.MaxIdleConnsPerHost = conc + 2
-		hc = &http.Client{Transport: t}
+		hc = &http.Client{Transport: transport.ForWorkers(conc)}
 	}
 	return &Client{Scheme: scheme, Base: base, Cred: c, HTTP: hc, Retry: retry.Policy{Pacer: &retry.Pacer{}}}
 }

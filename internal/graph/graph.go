@@ -24,6 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/miexit/miexit/internal/retry"
+	"github.com/miexit/miexit/internal/transport"
 )
 
 // DefaultEndpoint is Graph's production base URL.
@@ -120,13 +121,10 @@ type Options struct {
 	// Endpoint replaces DefaultEndpoint (a fake server in tests).
 	Endpoint string
 	// Transport is the base RoundTripper for API and upload calls
-	// (default: http.DefaultTransport's settings, keeping a connection
-	// for each of Workers).
+	// (default transport.ForWorkers(Workers)).
 	Transport http.RoundTripper
 	// Workers is how many calls the Client's user makes at once (default
-	// 4). http.DefaultTransport keeps two connections idle a host, so
-	// more workers than that would close and open connections (a TLS
-	// handshake each) around every call.
+	// 4), each keeping its connection.
 	Workers int
 	// Retry is the policy for every call; its Pacer (created when nil) is
 	// shared by every goroutine using the Client.
@@ -153,15 +151,7 @@ func New(ts oauth2.TokenSource, o Options) *Client {
 	}
 	tr := o.Transport
 	if tr == nil {
-		if o.Workers <= 0 {
-			o.Workers = 4
-		}
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = o.Workers + 2
-		// A server that takes a request and never answers must not hang
-		// the run; a long upload still has no overall limit.
-		t.ResponseHeaderTimeout = 5 * time.Minute
-		tr = t
+		tr = transport.ForWorkers(o.Workers)
 	}
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if o.Retry.Pacer == nil {
