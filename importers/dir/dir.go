@@ -274,6 +274,11 @@ func (d *Importer) copyOne(ctx context.Context, snap snapshot.Files, led *ledger
 	if err := f.Commit(); err != nil {
 		return "", fsutil.Explain(dst, fmt.Errorf("write %s: %w", dst, err))
 	}
+	// The snapshot's file is not read again by this run: its pages are
+	// the first the kernel takes back, for the copies still to come
+	// (1 GB migrate -> dir: 2.93-3.04 -> 2.42-2.47 s, system time
+	// halved; in this VM fresh pages cost a fault at the host).
+	fsutil.LetGo(src)
 	d.writes.Add(1)
 	return progress.Copied, led.Put(d.Name(), e.Path, ledger.Record{SHA256: e.SHA256, Size: nst.Size(), ModTime: nst.ModTime()})
 }
@@ -570,7 +575,7 @@ func (d *Importer) Count(ctx context.Context) (map[mapping.Kind]int, error) {
 }
 
 func hashFile(p string) (string, error) {
-	s, _, err := snapshot.HashFile(p)
+	s, _, err := snapshot.CheckFile(p)
 	return s, err
 }
 

@@ -501,7 +501,15 @@ func vcfRecords(r io.Reader, name string) iter.Seq2[Record, error] {
 }
 
 // HashFile returns the sha256 and size of a file.
-func HashFile(p string) (string, int64, error) {
+func HashFile(p string) (string, int64, error) { return hashFile(p, false) }
+
+// CheckFile is HashFile for a file read only to be checked, as a
+// destination's copy is: its cached pages are let go afterwards
+// (fsutil.LetGo), so checking a library does not fill the page cache with
+// it.
+func CheckFile(p string) (string, int64, error) { return hashFile(p, true) }
+
+func hashFile(p string, letGo bool) (string, int64, error) {
 	// Non-blocking, then checked: a FIFO or device put where a file was
 	// (at a destination, between its listing and this read) is an error,
 	// never a read that waits forever.
@@ -519,6 +527,9 @@ func HashFile(p string) (string, int64, error) {
 	n, err := fsutil.Copy(h, f)
 	if err != nil {
 		return "", n, err
+	}
+	if letGo {
+		fsutil.LetGo(f)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
