@@ -680,6 +680,11 @@ func (w *Writer) stageMedia(ctx context.Context, m mapping.Media, open Opener, p
 			return nil, fmt.Errorf("media %s: %w", rel, err)
 		}
 		e, err = w.copyIn(ctx, e, rc, sha1h, check)
+		if f, ok := rc.(*os.File); ok && err == nil {
+			// A local source is read once; its pages make room for
+			// the copy's (fsutil.LetGo).
+			fsutil.LetGo(f)
+		}
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("media %s: %w", rel, err)
