@@ -87,7 +87,7 @@ func remoteMigrateRow(ctx context.Context, c Config, kind, phone, work string, i
 	// be here, however well export and uploads overlap.
 	fake := bye.CPUUser + bye.CPUSys
 	least := (cpu + fake) / time.Duration(runtime.NumCPU())
-	return Row{ID: id, Measure: "`migrate archive: -> " + dst + "` of the media (fake " + kind + " in another process; export, uploads, final check)", Value: secs(d),
+	return Row{ID: id, Measure: "`migrate archive: -> " + dst + "` of the media (fake " + kind + " in another process, keeping no bytes; export, uploads, final check)", Value: secs(d),
 		Ratio: fmt.Sprintf("%.2fx of export+import, %.2fx of the slower", d.Seconds()/sum.Seconds(), d.Seconds()/slower.Seconds()),
 		Note:  fmt.Sprintf("export alone %s (copying; migrate links), import alone %s (%s); %d uploads, %d requests; CPU: miexit's process %s, the fake's %s, so at least %s on %d cores (%.2fx of the slower); goal: about the slower of the two", secs(exportDur), secs(importDur), apart, uploads, requests(bye.Counts), secs(cpu), secs(fake), secs(least), runtime.NumCPU(), least.Seconds()/slower.Seconds()), dur: d}, nil
 }

@@ -119,7 +119,7 @@ func uploadRows(ctx context.Context, c Config, t *fakeTB, snap *snapshot.Reader,
 	var rows []Row
 	suffix, where := "", ""
 	if apart {
-		suffix, where = "-apart", ", the fake in another process"
+		suffix, where = "-apart", ", the fake in another process, keeping sizes and checksums, not bytes"
 	}
 	// serve starts kind's fake here or in a child; stop ends it and says
 	// what it counted and what CPU it used (apart only).

@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -107,6 +108,11 @@ type Server struct {
 	// ChildrenFirst lists entries deepest first: Dropbox does not promise
 	// to list a folder before what it holds.
 	ChildrenFirst bool
+	// KeepNoBytes is for benchmarks: uploads are read, sized and hashed
+	// (and refused on a content_hash mismatch) as always, but their bytes
+	// are not kept, as a real service keeps them on its own machines.
+	// Downloading or reading such a file fails.
+	KeepNoBytes bool
 
 	srv  *httptest.Server
 	blob string
@@ -138,6 +144,8 @@ type session struct {
 	// hashing the whole file again at finish, under the server's lock,
 	// made the fake take one upload at a time.
 	hash hash.Hash
+	// spoilt: a refused chunk went into hash (KeepNoBytes only).
+	spoilt bool
 }
 
 // New starts a fake Dropbox accepting token, closed when the test ends.
@@ -842,7 +850,7 @@ type commitArg struct {
 // given, its content_hash, which it computes with h.
 func (s *Server) receive(body io.Reader, want string, h hash.Hash) (*blob, int64, string, *apiErr) {
 	b := &blob{}
-	n, err := b.write(s.blob, io.TeeReader(io.LimitReader(body, MaxUploadBytes+1), h))
+	n, err := s.write(b, io.TeeReader(io.LimitReader(body, MaxUploadBytes+1), h))
 	if err != nil {
 		return nil, 0, "", &apiErr{status: 400, summary: "reading body: " + err.Error()}
 	}
@@ -874,6 +882,9 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 	case ss == nil:
 		s.mu.Unlock()
 		return &apiErr{summary: "not_found/..", body: tag("not_found")}
+	case ss.spoilt:
+		s.mu.Unlock()
+		return &apiErr{status: 500, summary: "dropboxtest: a chunk of this session was refused after its bytes went into the session's hash (KeepNoBytes)"}
 	case ss.closed:
 		s.mu.Unlock()
 		// A closed session still accepts an empty finish at its end.
@@ -886,6 +897,9 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 		return &apiErr{summary: "incorrect_offset/..", body: tag("incorrect_offset", "correct_offset", ss.size)}
 	}
 	s.mu.Unlock()
+	if s.KeepNoBytes {
+		return s.appendDropped(ss, body, wantHash, closeIt)
+	}
 	b, n, _, e := s.receive(body, wantHash, dropboxhash.New())
 	if e != nil {
 		return &apiErr{summary: e.summary, body: e.body}
@@ -895,12 +909,36 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 		return &apiErr{summary: err.Error()}
 	}
 	defer src.Close()
-	if _, err := ss.b.write(s.blob, io.TeeReader(src, ss.hash)); err != nil {
+	if _, err := s.write(ss.b, io.TeeReader(src, ss.hash)); err != nil {
 		return &apiErr{summary: err.Error()}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss.size += n
+	if closeIt {
+		ss.closed = true
+	}
+	if n > 0 || closeIt {
+		s.writes++
+	}
+	return nil
+}
+
+// appendDropped is appendTo for KeepNoBytes: the chunk is not kept to be
+// read again into the session's hash, so it is fed to that hash on the
+// way; a chunk then refused (its content_hash) has spoilt the session,
+// which from then on fails every request, loudly, instead of committing a
+// wrong hash.
+func (s *Server) appendDropped(ss *session, body io.Reader, wantHash string, closeIt bool) *apiErr {
+	_, n, _, e := s.receive(io.TeeReader(body, ss.hash), wantHash, dropboxhash.New())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e != nil {
+		ss.spoilt = true
+		return &apiErr{summary: e.summary, body: e.body}
+	}
+	ss.size += n
+	ss.b.dropped = true
 	if closeIt {
 		ss.closed = true
 	}
@@ -920,6 +958,8 @@ func (s *Server) finish(c cursor, ca commitArg, batch bool) (*File, *apiErr) {
 	switch {
 	case ss == nil:
 		return nil, lookup("not_found")
+	case ss.spoilt:
+		return nil, &apiErr{status: 500, summary: "dropboxtest: a chunk of this session was refused after its bytes went into the session's hash (KeepNoBytes)"}
 	case batch && !ss.closed:
 		return nil, lookup("not_closed")
 	case c.Offset != ss.size:
@@ -1030,6 +1070,19 @@ func fileJSON(f *File) map[string]any {
 type blob struct {
 	mem  []byte
 	path string
+	// dropped: the bytes were not kept (Server.KeepNoBytes).
+	dropped bool
+}
+
+var errDropped = errors.New("dropboxtest: this file's bytes were not kept (KeepNoBytes)")
+
+// write stores r in b, or with KeepNoBytes only reads it through.
+func (s *Server) write(b *blob, r io.Reader) (int64, error) {
+	if s.KeepNoBytes {
+		b.dropped = true
+		return io.Copy(io.Discard, r)
+	}
+	return b.write(s.blob, r)
 }
 
 const memBlob = 1 << 20
@@ -1037,6 +1090,9 @@ const memBlob = 1 << 20
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, memBlob+1); return &b }}
 
 func (b *blob) open() (io.ReadCloser, error) {
+	if b.dropped {
+		return nil, errDropped
+	}
 	if b.path == "" {
 		return io.NopCloser(bytes.NewReader(b.mem)), nil
 	}
@@ -1044,6 +1100,9 @@ func (b *blob) open() (io.ReadCloser, error) {
 }
 
 func (b *blob) bytes() ([]byte, error) {
+	if b.dropped {
+		return nil, errDropped
+	}
 	if b.path == "" {
 		return bytes.Clone(b.mem), nil
 	}

@@ -206,3 +206,64 @@ func TestInjectedFaults(t *testing.T) {
 		t.Errorf("count %d writes %d, want 3 and 1", s.Count(RouteUpload), s.Writes())
 	}
 }
+
+// With KeepNoBytes (for benchmarks) uploads are sized, hashed and checked
+// as ever, but a read of their bytes fails instead of answering nothing,
+// and a session whose chunk was refused cannot be committed with a hash
+// that has the refused bytes in it.
+func TestKeepNoBytesStillChecksEveryUpload(t *testing.T) {
+	s := New(t, tok)
+	s.KeepNoBytes = true
+	c := client(t, s, tok)
+	ctx := context.Background()
+	if _, err := upload(t, c, "/one.txt", "one"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{}, strings.NewReader("ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := func(off uint64) *files.UploadSessionCursor {
+		return &files.UploadSessionCursor{SessionId: r.SessionId, Offset: off}
+	}
+	if err := c.UploadSessionAppendV2Context(ctx, &files.UploadSessionAppendArg{Cursor: cur(2)}, strings.NewReader("cd")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.UploadSessionFinishContext(ctx, &files.UploadSessionFinishArg{Cursor: cur(4), Commit: &files.CommitInfo{Path: "/two.txt", Mode: add()}}, strings.NewReader("e"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, data := range map[string]string{"/one.txt": "one", "/two.txt": "abcde"} {
+		f, ok := s.Stat(p)
+		want, _ := dropboxhash.Hex(strings.NewReader(data))
+		if !ok || f.Size != int64(len(data)) || f.ContentHash != want {
+			t.Errorf("%s: %+v, want size %d and content_hash %s", p, f, len(data), want)
+		}
+		if _, err := s.ReadFile(p); !errors.Is(err, errDropped) {
+			t.Errorf("ReadFile(%s) = %v, want errDropped", p, err)
+		}
+	}
+	if m.Size != 5 {
+		t.Errorf("session upload size %d, want 5", m.Size)
+	}
+	if _, _, err := c.DownloadContext(ctx, &files.DownloadArg{Path: "/one.txt"}); err == nil {
+		t.Error("a download of bytes not kept succeeded")
+	}
+	if _, err := c.UploadContext(ctx, &files.UploadArg{CommitInfo: files.CommitInfo{Path: "/a", Mode: add()}, ContentHash: strings.Repeat("0", 64)}, strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "content_hash_mismatch") {
+		t.Fatalf("err = %v, want content_hash_mismatch", err)
+	}
+	// A refused chunk spoils its session.
+	r, err = c.UploadSessionStartContext(ctx, &files.UploadSessionStartArg{}, strings.NewReader("ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UploadSessionAppendV2Context(ctx, &files.UploadSessionAppendArg{Cursor: cur(2), ContentHash: strings.Repeat("0", 64)}, strings.NewReader("cd")); err == nil {
+		t.Fatal("a chunk with a wrong content_hash was taken")
+	}
+	if _, err := c.UploadSessionFinishContext(ctx, &files.UploadSessionFinishArg{Cursor: cur(2), Commit: &files.CommitInfo{Path: "/three.txt", Mode: add()}}, strings.NewReader("cd")); err == nil {
+		t.Fatal("a session spoilt by a refused chunk was committed")
+	}
+	if _, ok := s.Stat("/three.txt"); ok {
+		t.Error("/three.txt exists")
+	}
+}

@@ -38,6 +38,10 @@ type file struct {
 	Modified      time.Time
 	Created       time.Time
 	Content       []byte
+	// size is Content's length, or with KeepNoBytes the length of the
+	// bytes that were not kept (dropped).
+	size    int64
+	dropped bool
 	// md5, sha256 are Content's checksums, computed when it is set: Drive
 	// stores them with the file, and recomputing them on every listing
 	// would charge the fake's work to the importers in benchmarks.
@@ -47,24 +51,29 @@ type file struct {
 	hiddenUntil int
 }
 
+// errDropped answers a download of bytes not kept (Server.KeepNoBytes).
+const errDropped = "googletest: this file's bytes were not kept (KeepNoBytes)"
+
 // content is a file's bytes with their checksums. They are computed
 // before the server's lock is taken: hashed under it, four uploads at
 // once took turns on one core, and the fake, not the importer, set the
 // pace of an upload benchmark.
 type content struct {
 	b           []byte
+	size        int64
+	dropped     bool
 	md5, sha256 string
 }
 
 func newContent(b []byte) content {
 	md := md5.Sum(b)
 	sh := sha256.Sum256(b)
-	return content{b: b, md5: hex.EncodeToString(md[:]), sha256: hex.EncodeToString(sh[:])}
+	return content{b: b, size: int64(len(b)), md5: hex.EncodeToString(md[:]), sha256: hex.EncodeToString(sh[:])}
 }
 
 // setContent replaces f's bytes and their checksums.
 func (f *file) setContent(c content) {
-	f.Content, f.md5, f.sha256 = c.b, c.md5, c.sha256
+	f.Content, f.size, f.dropped, f.md5, f.sha256 = c.b, c.size, c.dropped, c.md5, c.sha256
 }
 
 type session struct {
@@ -72,6 +81,9 @@ type session struct {
 	fields   string
 	total    int64 // -1 until known
 	received []byte
+	// got is how many bytes arrived: len(received), or with KeepNoBytes
+	// the bytes hashed and let go.
+	got int64
 	// md5 and sha256 of received, fed as each chunk lands (outside the
 	// lock, like the bytes themselves).
 	md5, sha256 hash.Hash
@@ -108,7 +120,7 @@ func (s *Server) driveFile(f *file, fields map[string]bool) map[string]any {
 		full["appProperties"] = f.AppProperties
 	}
 	if !f.folder() {
-		full["size"] = strconv.Itoa(len(f.Content))
+		full["size"] = strconv.FormatInt(f.size, 10)
 		full["md5Checksum"] = f.md5
 		if !s.NoSHA256 {
 			full["sha256Checksum"] = f.sha256
@@ -277,6 +289,10 @@ func (s *Server) filesDownload(w http.ResponseWriter, id string) {
 	s.mu.Unlock()
 	if f == nil {
 		writeError(w, 404, "notFound", "File not found: "+id+".")
+		return
+	}
+	if f.dropped {
+		writeError(w, 500, "backendError", errDropped)
 		return
 	}
 	if f.folder() {
@@ -642,9 +658,12 @@ func (s *Server) uploadMultipart(w http.ResponseWriter, r *http.Request) {
 		scratch := scratchPool.Get().(*[]byte)
 		var got []byte
 		got, err = readAllInto((*scratch)[:0], part)
-		media = bytes.Clone(got)
+		media = got
+		if !s.KeepNoBytes {
+			media = bytes.Clone(got)
+		}
 		if cap(got) == cap(*scratch) {
-			scratchPool.Put(scratch)
+			defer scratchPool.Put(scratch)
 		}
 	}
 	if err != nil {
@@ -655,6 +674,9 @@ func (s *Server) uploadMultipart(w http.ResponseWriter, r *http.Request) {
 		meta.MimeType = part.Header.Get("Content-Type")
 	}
 	c := newContent(media)
+	if s.KeepNoBytes {
+		c.b, c.dropped = nil, true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, code, msg := s.newFileLocked(&meta, c)
@@ -781,7 +803,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string, 
 		writeJSON(w, s.driveFile(f, fieldSet(sess.fields)))
 		return
 	}
-	have := int64(len(sess.received))
+	have := sess.got
 	s.mu.Unlock()
 	if first >= 0 {
 		if first > have {
@@ -805,22 +827,33 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string, 
 			writeError(w, 400, "badRequest", "Chunk too large for this fake.")
 			return
 		}
-		s.mu.Lock()
-		if int64(cap(sess.received)-len(sess.received)) < want {
-			grown := make([]byte, len(sess.received), max(int64(len(sess.received))+want, min(total, 1<<30)))
-			copy(grown, sess.received)
-			sess.received = grown
+		var n int
+		var rerr error
+		if s.KeepNoBytes {
+			var m int64
+			m, rerr = io.Copy(io.MultiWriter(sess.md5, sess.sha256), io.LimitReader(body, want))
+			n = int(m)
+		} else {
+			s.mu.Lock()
+			if int64(cap(sess.received)-len(sess.received)) < want {
+				grown := make([]byte, len(sess.received), max(int64(len(sess.received))+want, min(total, 1<<30)))
+				copy(grown, sess.received)
+				sess.received = grown
+			}
+			dst := sess.received[len(sess.received) : int64(len(sess.received))+want]
+			s.mu.Unlock()
+			n, rerr = io.ReadFull(io.LimitReader(body, want), dst)
+			if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
+				rerr = nil // a short chunk: the status tells the client
+			}
+			sess.md5.Write(dst[:n])
+			sess.sha256.Write(dst[:n])
 		}
-		dst := sess.received[len(sess.received) : int64(len(sess.received))+want]
-		s.mu.Unlock()
-		n, rerr := io.ReadFull(io.LimitReader(body, want), dst)
-		if rerr == io.ErrUnexpectedEOF || rerr == io.EOF {
-			rerr = nil // a short chunk: the status tells the client
-		}
-		sess.md5.Write(dst[:n])
-		sess.sha256.Write(dst[:n])
 		s.mu.Lock()
-		sess.received = sess.received[:int64(len(sess.received))+int64(n)]
+		if !s.KeepNoBytes {
+			sess.received = sess.received[:int64(len(sess.received))+int64(n)]
+		}
+		sess.got += int64(n)
 		s.mu.Unlock()
 		if drop >= 0 {
 			dropConnection(w)
@@ -839,7 +872,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string, 
 		}
 		sess.total = total
 	}
-	have = int64(len(sess.received))
+	have = sess.got
 	if sess.total >= 0 && have > sess.total {
 		s.mu.Unlock()
 		writeError(w, 400, "badRequest", "More bytes than the declared length.")
@@ -847,7 +880,7 @@ func (s *Server) uploadChunk(w http.ResponseWriter, r *http.Request, id string, 
 	}
 	if sess.total >= 0 && have == sess.total {
 		meta := sess.meta
-		f, code, msg := s.newFileLocked(&meta, content{b: sess.received, md5: hex.EncodeToString(sess.md5.Sum(nil)), sha256: hex.EncodeToString(sess.sha256.Sum(nil))})
+		f, code, msg := s.newFileLocked(&meta, content{b: sess.received, size: sess.got, dropped: s.KeepNoBytes, md5: hex.EncodeToString(sess.md5.Sum(nil)), sha256: hex.EncodeToString(sess.sha256.Sum(nil))})
 		if f == nil {
 			s.mu.Unlock()
 			writeError(w, code, "invalid", msg)
@@ -886,7 +919,7 @@ func (s *Server) SessionBytes() map[string]int64 {
 	out := map[string]int64{}
 	for id, ss := range s.sessions {
 		if ss.done == nil {
-			out[id] = int64(len(ss.received))
+			out[id] = ss.got
 		}
 	}
 	return out
@@ -913,7 +946,7 @@ func (s *Server) info(f *file) FileInfo {
 		fi.AppProperties[k] = v
 	}
 	if !f.folder() {
-		fi.Size, fi.MD5, fi.SHA256 = int64(len(f.Content)), f.md5, f.sha256
+		fi.Size, fi.MD5, fi.SHA256 = f.size, f.md5, f.sha256
 	}
 	return fi
 }
@@ -949,7 +982,7 @@ func (s *Server) Content(id string) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f := s.files[id]
-	if f == nil {
+	if f == nil || f.dropped {
 		return nil, false
 	}
 	return bytes.Clone(f.Content), true

@@ -98,6 +98,11 @@ type Server struct {
 	// documented but not promised for every file, so importers must cope
 	// without it.
 	NoSHA256 bool
+	// KeepNoBytes is for benchmarks: uploads are read, sized and hashed
+	// as always, but their bytes are not kept, as Drive keeps them on its
+	// own machines. Downloading such a file fails (500), and Content says
+	// it has none.
+	KeepNoBytes bool
 
 	// ListLag leaves a file or folder out of the next ListLag files.list
 	// responses after its creation. Drive promises no read-after-write

@@ -3,6 +3,9 @@ package googletest
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -327,5 +330,37 @@ func TestResumableProtocolBare308AndStatus(t *testing.T) {
 	s.ExpireSessions()
 	if r := do("PUT", sess, "bytes */10", nil); r.StatusCode != 404 {
 		t.Errorf("expired session: %d, want 404", r.StatusCode)
+	}
+}
+
+// With KeepNoBytes (for benchmarks) uploads, multipart and resumable, get
+// their size and checksums as ever, while their bytes are not there to be
+// read: a download fails instead of answering nothing.
+func TestKeepNoBytesStillSumsEveryUpload(t *testing.T) {
+	s := newServer(t)
+	s.KeepNoBytes = true
+	_, ds := clients(t, s, s.Token)
+	small := []byte("a photo")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 40000)
+	for _, c := range []struct {
+		data  []byte
+		chunk int
+	}{{small, 0}, {big, 256 << 10}} {
+		f, err := ds.Files.Create(&drive.File{Name: "f.bin"}).Media(bytes.NewReader(c.data), googleapi.ChunkSize(c.chunk)).
+			Fields("id,size,md5Checksum,sha256Checksum").Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, sh := md5.Sum(c.data), sha256.Sum256(c.data)
+		if f.Size != int64(len(c.data)) || f.Md5Checksum != hex.EncodeToString(md[:]) || f.Sha256Checksum != hex.EncodeToString(sh[:]) {
+			t.Errorf("%d bytes in chunks of %d: size %d md5 %s sha256 %s", len(c.data), c.chunk, f.Size, f.Md5Checksum, f.Sha256Checksum)
+		}
+		if _, ok := s.Content(f.Id); ok {
+			t.Error("Content of bytes not kept")
+		}
+		if resp, err := ds.Files.Get(f.Id).Download(); err == nil {
+			resp.Body.Close()
+			t.Error("a download of bytes not kept succeeded")
+		}
 	}
 }
