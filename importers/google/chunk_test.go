@@ -49,7 +49,7 @@ func TestAChunkIsExactlyItsRange(t *testing.T) {
 	size := int64(len(data))
 	ranges := [][2]int64{{0, 1 << 20}, {1 << 20, 2 << 20}, {3 << 20, size - 3<<20}, {size - 1, 1}}
 	for _, rg := range ranges {
-		if _, err := im.sendChunk(context.Background(), srv.URL, chunkOf(snap, "v.mp4"), rg[0], rg[1], size); err != nil {
+		if _, err := im.sendChunk(context.Background(), srv.URL, snap, "v.mp4", rg[0], rg[1], size); err != nil {
 			t.Fatalf("chunk at %d of %d bytes: %v", rg[0], rg[1], err)
 		}
 	}

@@ -898,47 +898,34 @@ func (s *Server) appendTo(c cursor, body io.Reader, wantHash string, closeIt boo
 	}
 	s.mu.Unlock()
 	if s.KeepNoBytes {
-		return s.appendDropped(ss, body, wantHash, closeIt)
+		// The chunk is not kept to be read again into the session's
+		// hash, so it goes into that hash on the way; a chunk then
+		// refused (its content_hash) has spoilt the session, which fails
+		// every request from then on instead of committing a wrong hash.
+		body = io.TeeReader(body, ss.hash)
 	}
 	b, n, _, e := s.receive(body, wantHash, dropboxhash.New())
 	if e != nil {
+		if s.KeepNoBytes {
+			s.mu.Lock()
+			ss.spoilt = true
+			s.mu.Unlock()
+		}
 		return &apiErr{summary: e.summary, body: e.body}
 	}
-	src, err := b.open()
-	if err != nil {
-		return &apiErr{summary: err.Error()}
-	}
-	defer src.Close()
-	if _, err := s.write(ss.b, io.TeeReader(src, ss.hash)); err != nil {
-		return &apiErr{summary: err.Error()}
+	if !s.KeepNoBytes {
+		src, err := b.open()
+		if err != nil {
+			return &apiErr{summary: err.Error()}
+		}
+		defer src.Close()
+		if _, err := ss.b.write(s.blob, io.TeeReader(src, ss.hash)); err != nil {
+			return &apiErr{summary: err.Error()}
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss.size += n
-	if closeIt {
-		ss.closed = true
-	}
-	if n > 0 || closeIt {
-		s.writes++
-	}
-	return nil
-}
-
-// appendDropped is appendTo for KeepNoBytes: the chunk is not kept to be
-// read again into the session's hash, so it is fed to that hash on the
-// way; a chunk then refused (its content_hash) has spoilt the session,
-// which from then on fails every request, loudly, instead of committing a
-// wrong hash.
-func (s *Server) appendDropped(ss *session, body io.Reader, wantHash string, closeIt bool) *apiErr {
-	_, n, _, e := s.receive(io.TeeReader(body, ss.hash), wantHash, dropboxhash.New())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e != nil {
-		ss.spoilt = true
-		return &apiErr{summary: e.summary, body: e.body}
-	}
-	ss.size += n
-	ss.b.dropped = true
 	if closeIt {
 		ss.closed = true
 	}

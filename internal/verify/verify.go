@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"runtime"
 	"sort"
 
@@ -153,25 +154,45 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 	}
 	remote := l.remote
 	rows := map[mapping.Kind]*Row{}
+	// collect reads seq, the destination's listing of the kinds ks, into
+	// remote and the rows. A listing of several kinds says each entry's
+	// kind; one of a single kind need not.
+	collect := func(ks []mapping.Kind, seq iter.Seq2[mapping.Remote, error]) error {
+		for _, k := range ks {
+			remote[k] = map[heldKey]held{}
+		}
+		for r, err := range seq {
+			if err != nil {
+				what := fmt.Sprint(ks)
+				if len(ks) == 1 {
+					what = string(ks[0])
+				}
+				return fmt.Errorf("verify: list %s at %s: %w", what, imp.Name(), err)
+			}
+			m := remote[ks[0]]
+			if len(ks) > 1 {
+				var ok bool
+				if m, ok = remote[r.Kind]; !ok {
+					return fmt.Errorf("verify: the listing of %v at %s gave %s, a %s", ks, imp.Name(), r.Path, r.Kind)
+				}
+			}
+			m[keyOf(remoteKey(r))] = hold(r)
+		}
+		for _, k := range ks {
+			rows[k].Destination = len(remote[k])
+		}
+		return nil
+	}
 	list := func(k mapping.Kind) error {
 		if l.looks(k) {
 			rows[k].Destination = l.counts[k]
 			return nil
 		}
-		m := map[heldKey]held{}
 		seq := imp.List(ctx, k)
 		if wl != nil {
 			seq = wl.ListWritten(ctx, k, led)
 		}
-		for r, err := range seq {
-			if err != nil {
-				return fmt.Errorf("verify: list %s at %s: %w", k, imp.Name(), err)
-			}
-			m[keyOf(remoteKey(r))] = hold(r)
-		}
-		remote[k] = m
-		rows[k].Destination = len(m)
-		return nil
+		return collect([]mapping.Kind{k}, seq)
 	}
 	unheld := map[mapping.Kind]*Row{}
 	var together []mapping.Kind // whole-file kinds a KindsLister lists in one reading
@@ -195,8 +216,13 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	if len(together) > 0 {
-		if err := listTogether(ctx, kl, together, wl, led, rows, remote); err != nil {
-			return res, fmt.Errorf("verify: list %v at %s: %w", together, imp.Name(), err)
+		// ListWritten's view when checking what was written.
+		var wled *ledger.Ledger
+		if wl != nil {
+			wled = led
+		}
+		if err := collect(together, kl.ListKinds(ctx, together, wled)); err != nil {
+			return res, err
 		}
 	}
 	// deferred holds, in written mode, the record kinds read from their
@@ -457,32 +483,6 @@ func run(ctx context.Context, snap *snapshot.Reader, imp importers.Importer, led
 		}
 	}
 	return res, nil
-}
-
-// listTogether lists the whole-file kinds ks in one reading of kl's
-// destination, as list does each of them (ListWritten's view when wl is
-// set).
-func listTogether(ctx context.Context, kl importers.KindsLister, ks []mapping.Kind, wl importers.WrittenLister, led *ledger.Ledger, rows map[mapping.Kind]*Row, remote map[mapping.Kind]map[heldKey]held) error {
-	if wl == nil {
-		led = nil
-	}
-	for _, k := range ks {
-		remote[k] = map[heldKey]held{}
-	}
-	for r, err := range kl.ListKinds(ctx, ks, led) {
-		if err != nil {
-			return err
-		}
-		m, ok := remote[r.Kind]
-		if !ok {
-			return fmt.Errorf("the listing of %v gave %s, a %s", ks, r.Path, r.Kind)
-		}
-		m[keyOf(remoteKey(r))] = hold(r)
-	}
-	for _, k := range ks {
-		rows[k].Destination = len(remote[k])
-	}
-	return nil
 }
 
 // heldDoc: e is the shared document of a kind imp takes record by record
